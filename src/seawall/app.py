@@ -1,0 +1,73 @@
+"""Assemble the ASGI application from settings."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+import structlog
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+
+from seawall import oci
+from seawall.context import RegistryContext
+from seawall.logs import configure_logging
+from seawall.middleware import RequestContextMiddleware
+from seawall.oci.errors import (
+    OciError,
+    handle_http_exception,
+    handle_oci_error,
+    handle_registry_error,
+    handle_unexpected,
+)
+from seawall.registry.errors import RegistryError
+from seawall.settings import Settings
+
+logger = structlog.get_logger(__name__)
+
+UPLOAD_PURGE_INTERVAL_SECONDS = 600
+
+
+async def _purge_uploads_forever(registry: RegistryContext) -> None:
+    while True:
+        try:
+            await run_in_threadpool(registry.uploads.purge_expired)
+        except Exception:
+            logger.exception("upload purge failed")
+        await asyncio.sleep(UPLOAD_PURGE_INTERVAL_SECONDS)
+
+
+def create_app(settings: Settings) -> Starlette:
+    registry = RegistryContext.from_settings(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        purge = asyncio.create_task(_purge_uploads_forever(registry))
+        try:
+            yield
+        finally:
+            purge.cancel()
+            registry.db.dispose()
+
+    app = Starlette(
+        routes=oci.routes,
+        lifespan=lifespan,
+        exception_handlers={
+            OciError: handle_oci_error,
+            RegistryError: handle_registry_error,
+            HTTPException: handle_http_exception,
+            Exception: handle_unexpected,
+        },
+    )
+    app.state.registry = registry
+    app.add_middleware(RequestContextMiddleware)
+    return app
+
+
+def create_app_from_environment() -> Starlette:
+    """Build the app in a server worker process from `SEAWALL_*` variables."""
+    settings = Settings()
+    configure_logging(settings.log_format, settings.log_level)
+    return create_app(settings)

@@ -1,0 +1,21 @@
+"""The `seawall` command."""
+
+from __future__ import annotations
+
+import click
+
+from seawall import __version__
+from seawall.cli.serve import serve
+
+
+@click.group()
+@click.version_option(__version__, prog_name="seawall")
+def cli() -> None:
+    """Seawall: a secure OCI container registry with a Harbor-compatible API."""
+
+
+cli.add_command(serve)
+
+
+def main() -> None:
+    cli()

@@ -1,0 +1,148 @@
+"""Manifests by tag or digest: `/v2/<name>/manifests/<reference>`."""
+
+from __future__ import annotations
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from seawall.context import CACHEABLE_MANIFEST_BYTES, CachedManifest, RegistryContext
+from seawall.oci.access import authorize, context
+from seawall.policy import Action
+from seawall.registry import media_types
+from seawall.registry.errors import ManifestNotFound, ManifestTooLarge, SizeInvalid
+from seawall.registry.manifests import delete_manifest, put_manifest, resolve_manifest
+from seawall.registry.names import check_tag, is_digest_reference, to_digest
+from seawall.storage import parse_digest
+
+
+def _load_manifest(
+    registry: RegistryContext, name: str, reference: str
+) -> CachedManifest:
+    with registry.db.session() as session:
+        record = resolve_manifest(session, name, reference)
+    body = registry.store.read_blob(parse_digest(record.digest))
+    return CachedManifest(record.digest, record.media_type, body)
+
+
+async def _manifest(request: Request, name: str, reference: str) -> CachedManifest:
+    registry = context(request)
+    if is_digest_reference(reference):
+        to_digest(reference)
+    else:
+        check_tag(reference)
+    epoch = registry.epoch.current()
+    key = (name, reference)
+    cached = registry.manifests.get(key, epoch)
+    if cached is not None:
+        return cached
+    manifest = await run_in_threadpool(_load_manifest, registry, name, reference)
+    if len(manifest.body) <= CACHEABLE_MANIFEST_BYTES:
+        registry.manifests.put(key, epoch, manifest)
+    return manifest
+
+
+async def get_manifest(request: Request) -> Response:
+    name = request.path_params["name"]
+    reference = request.path_params["reference"]
+    await authorize(request, name, Action.PULL)
+    manifest = await _manifest(request, name, reference)
+    # Clients such as skopeo send one Accept header per media type.
+    accept = ", ".join(request.headers.getlist("accept"))
+    if not media_types.accepts(accept, manifest.media_type):
+        # As distribution does: a manifest the client cannot accept is reported
+        # as unknown, so the client can try another reference.
+        raise ManifestNotFound(name, reference)
+    headers = {
+        "Docker-Content-Digest": manifest.digest,
+        "Content-Length": str(len(manifest.body)),
+        "ETag": f'"{manifest.digest}"',
+    }
+    if request.method == "HEAD":
+        return Response(
+            status_code=200, media_type=manifest.media_type, headers=headers
+        )
+    return Response(manifest.body, media_type=manifest.media_type, headers=headers)
+
+
+async def _read_limited(request: Request, limit: int) -> bytes:
+    length = request.headers.get("content-length")
+    if length is not None and length.isdigit() and int(length) > limit:
+        raise ManifestTooLarge(
+            f"manifest is {length} bytes; the limit is {limit} bytes"
+        )
+    if length is not None and not length.isdigit():
+        raise SizeInvalid(f"Content-Length {length!r} is not a non-negative integer")
+    chunks: list[bytes] = []
+    received = 0
+    async for chunk in request.stream():
+        received += len(chunk)
+        if received > limit:
+            raise ManifestTooLarge(f"manifest exceeds the limit of {limit} bytes")
+        chunks.append(chunk)
+    body = b"".join(chunks)
+    if length is not None and int(length) != len(body):
+        raise SizeInvalid(
+            f"received {len(body)} bytes but Content-Length declared {length}"
+        )
+    return body
+
+
+async def put_manifest_route(request: Request) -> Response:
+    name = request.path_params["name"]
+    reference = request.path_params["reference"]
+    access = await authorize(request, name, Action.PUSH)
+    registry = context(request)
+    body = await _read_limited(request, registry.settings.max_manifest_bytes)
+    content_type = request.headers.get("content-type")
+
+    def store() -> tuple[str, str | None]:
+        with registry.db.session() as session:
+            result = put_manifest(
+                session,
+                registry.store,
+                access.repository,
+                reference,
+                body,
+                content_type,
+            )
+        registry.epoch.bump()
+        return result.digest, result.subject
+
+    digest, subject = await run_in_threadpool(store)
+    headers = {
+        "Location": f"/v2/{name}/manifests/{digest}",
+        "Docker-Content-Digest": digest,
+    }
+    if subject is not None:
+        headers["OCI-Subject"] = subject
+    return Response(status_code=201, headers=headers)
+
+
+async def delete_manifest_route(request: Request) -> Response:
+    name = request.path_params["name"]
+    reference = request.path_params["reference"]
+    access = await authorize(request, name, Action.DELETE)
+    registry = context(request)
+
+    def remove() -> None:
+        with registry.db.session() as session:
+            delete_manifest(session, access.repository, reference)
+        registry.epoch.bump()
+
+    await run_in_threadpool(remove)
+    return Response(status_code=202)
+
+
+routes = [
+    Route(
+        "/v2/{name:path}/manifests/{reference}", get_manifest, methods=["GET", "HEAD"]
+    ),
+    Route("/v2/{name:path}/manifests/{reference}", put_manifest_route, methods=["PUT"]),
+    Route(
+        "/v2/{name:path}/manifests/{reference}",
+        delete_manifest_route,
+        methods=["DELETE"],
+    ),
+]

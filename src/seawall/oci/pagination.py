@@ -1,0 +1,37 @@
+"""The `n` and `last` parameters of tag and catalog listings, and the `Link` header."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from starlette.requests import Request
+
+from seawall.oci.errors import ErrorCode, OciError
+
+# Listings return at most this many entries per page, with a Link to the next.
+MAX_PAGE_ENTRIES = 1000
+
+
+def page_params(request: Request) -> tuple[int, str | None]:
+    """Return the page size and the `last` marker of a listing request."""
+    raw = request.query_params.get("n")
+    size = MAX_PAGE_ENTRIES
+    if raw is not None:
+        if not raw.isdigit():
+            raise OciError(
+                ErrorCode.PAGINATION_NUMBER_INVALID,
+                f"n={raw!r} is not a non-negative integer",
+                {"n": raw},
+            )
+        size = min(int(raw), MAX_PAGE_ENTRIES)
+    return size, request.query_params.get("last") or None
+
+
+def next_link(
+    path: str, size: int, entries: list[str], has_more: bool
+) -> dict[str, str]:
+    """Return a `Link` header for the next page when there is one."""
+    if not has_more or not entries:
+        return {}
+    query = urlencode({"n": size, "last": entries[-1]})
+    return {"Link": f'<{path}?{query}>; rel="next"'}

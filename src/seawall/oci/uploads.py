@@ -1,0 +1,201 @@
+"""Blob uploads: `/v2/<name>/blobs/uploads/` and each upload session."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from seawall.oci.access import Access, authorize, context
+from seawall.policy import Action
+from seawall.registry.blobs import find_linked_blob, link_blob
+from seawall.registry.errors import SizeInvalid, UploadInvalid
+from seawall.registry.names import check_repository_name, to_digest
+from seawall.registry.repositories import ensure_repository
+from seawall.registry.uploads import UploadState
+from seawall.storage import Digest
+
+_CONTENT_RANGE_RE = re.compile(r"^(?:bytes[ =])?(\d+)-(\d+)(?:/(?:\d+|\*))?$")
+
+
+def _upload_headers(name: str, state: UploadState) -> dict[str, str]:
+    end = max(state.size - 1, 0)
+    return {
+        "Location": f"/v2/{name}/blobs/uploads/{state.upload_id}",
+        "Docker-Upload-UUID": state.upload_id,
+        "Range": f"0-{end}",
+    }
+
+
+def _blob_created(name: str, digest: Digest) -> Response:
+    return Response(
+        status_code=201,
+        headers={
+            "Location": f"/v2/{name}/blobs/{digest}",
+            "Docker-Content-Digest": str(digest),
+        },
+    )
+
+
+def _declared_length(request: Request) -> int | None:
+    """Return the Content-Length, None for a chunked body, or raise when absent."""
+    value = request.headers.get("content-length")
+    if value is None:
+        if "chunked" in request.headers.get("transfer-encoding", "").lower():
+            return None
+        raise SizeInvalid("Content-Length header is required for this upload request")
+    if not value.isdigit():
+        raise SizeInvalid(f"Content-Length {value!r} is not a non-negative integer")
+    return int(value)
+
+
+def _body(request: Request) -> AsyncIterator[bytes]:
+    return request.stream()
+
+
+async def start_upload(request: Request) -> Response:
+    name = request.path_params["name"]
+    access = await authorize(request, name, Action.PUSH)
+    registry = context(request)
+    mount = request.query_params.get("mount")
+    if mount is not None:
+        mounted = await _try_mount(
+            request, access, mount, request.query_params.get("from")
+        )
+        if mounted is not None:
+            return _blob_created(name, mounted)
+    digest_param = request.query_params.get("digest")
+    digest = to_digest(digest_param) if digest_param is not None else None
+    length = _declared_length(request) if digest is not None else None
+    state = await run_in_threadpool(
+        registry.uploads.start, name, access.project.project_id
+    )
+    if digest is None:
+        return Response(status_code=202, headers=_upload_headers(name, state))
+    try:
+        await registry.uploads.append(state, _body(request), length=length)
+        await run_in_threadpool(registry.uploads.commit, state, digest)
+    except BaseException:
+        await run_in_threadpool(registry.uploads.discard, state.upload_id)
+        raise
+    return _blob_created(name, digest)
+
+
+async def _try_mount(
+    request: Request, access: Access, mount: str, source: str | None
+) -> Digest | None:
+    """Link a blob from `source` into the target repository if the caller may read it."""
+    digest = to_digest(mount)
+    if not source:
+        return None
+    try:
+        check_repository_name(source)
+        await authorize(request, source, Action.PULL)
+    except Exception:
+        return None
+    registry = context(request)
+
+    def link() -> bool:
+        with registry.db.session() as session:
+            blob = find_linked_blob(session, source, digest)
+            if blob is None:
+                return False
+            link_blob(session, ensure_repository(session, access.repository), blob)
+            return True
+
+    return digest if await run_in_threadpool(link) else None
+
+
+async def upload_status(request: Request) -> Response:
+    name = request.path_params["name"]
+    await authorize(request, name, Action.PUSH)
+    registry = context(request)
+    state = await run_in_threadpool(
+        registry.uploads.state, name, request.path_params["upload_id"]
+    )
+    return Response(status_code=204, headers=_upload_headers(name, state))
+
+
+def _content_range(
+    request: Request, length: int | None
+) -> tuple[int | None, int | None]:
+    """Return the chunk's start offset and length from `Content-Range`, if sent."""
+    header = request.headers.get("content-range")
+    if header is None:
+        return None, length
+    match = _CONTENT_RANGE_RE.match(header.strip())
+    if match is None:
+        raise UploadInvalid(f"invalid Content-Range {header!r}: expected START-END")
+    start, end = int(match.group(1)), int(match.group(2))
+    if end < start:
+        raise UploadInvalid(f"invalid Content-Range {header!r}: end is before start")
+    chunk_length = end - start + 1
+    if length is not None and length != chunk_length:
+        raise SizeInvalid(
+            f"Content-Range {header!r} covers {chunk_length} bytes "
+            f"but Content-Length is {length}"
+        )
+    return start, chunk_length
+
+
+async def patch_upload(request: Request) -> Response:
+    name = request.path_params["name"]
+    await authorize(request, name, Action.PUSH)
+    registry = context(request)
+    upload_id = request.path_params["upload_id"]
+    length = request.headers.get("content-length")
+    declared = int(length) if length is not None and length.isdigit() else None
+    if length is not None and declared is None:
+        raise SizeInvalid(f"Content-Length {length!r} is not a non-negative integer")
+    async with registry.uploads.lock(upload_id):
+        state = await run_in_threadpool(registry.uploads.state, name, upload_id)
+        start, expected = _content_range(request, declared)
+        size = await registry.uploads.append(state, _body(request), start, expected)
+    state = UploadState(state.upload_id, name, size)
+    return Response(status_code=202, headers=_upload_headers(name, state))
+
+
+async def finish_upload(request: Request) -> Response:
+    name = request.path_params["name"]
+    await authorize(request, name, Action.PUSH)
+    registry = context(request)
+    upload_id = request.path_params["upload_id"]
+    digest_param = request.query_params.get("digest")
+    if digest_param is None:
+        raise UploadInvalid("digest query parameter is required to complete an upload")
+    digest = to_digest(digest_param)
+    length = request.headers.get("content-length")
+    declared = int(length) if length is not None and length.isdigit() else None
+    async with registry.uploads.lock(upload_id):
+        state = await run_in_threadpool(registry.uploads.state, name, upload_id)
+        if declared != 0:
+            start, expected = _content_range(request, declared)
+            size = await registry.uploads.append(state, _body(request), start, expected)
+            state = UploadState(state.upload_id, name, size)
+        await run_in_threadpool(registry.uploads.commit, state, digest)
+    return _blob_created(name, digest)
+
+
+async def cancel_upload(request: Request) -> Response:
+    name = request.path_params["name"]
+    await authorize(request, name, Action.PUSH)
+    registry = context(request)
+    await run_in_threadpool(
+        registry.uploads.cancel, name, request.path_params["upload_id"]
+    )
+    return Response(status_code=204)
+
+
+routes = [
+    Route("/v2/{name:path}/blobs/uploads/", start_upload, methods=["POST"]),
+    Route("/v2/{name:path}/blobs/uploads/{upload_id}", upload_status, methods=["GET"]),
+    Route("/v2/{name:path}/blobs/uploads/{upload_id}", patch_upload, methods=["PATCH"]),
+    Route("/v2/{name:path}/blobs/uploads/{upload_id}", finish_upload, methods=["PUT"]),
+    Route(
+        "/v2/{name:path}/blobs/uploads/{upload_id}", cancel_upload, methods=["DELETE"]
+    ),
+]

@@ -1,0 +1,40 @@
+"""First-start setup: the admin user and the public `library` project."""
+
+from __future__ import annotations
+
+import structlog
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from seawall.auth import hash_password
+from seawall.db.models import Project, ProjectMetadata, User
+
+logger = structlog.get_logger(__name__)
+
+
+def bootstrap(
+    session: Session, admin_password: str, default_password_in_use: bool
+) -> None:
+    """Create `admin` and `library` if they do not exist yet."""
+    admin = session.scalars(select(User).where(User.username == "admin")).one_or_none()
+    if admin is None:
+        admin = User(
+            username="admin", password_hash=hash_password(admin_password), sysadmin=True
+        )
+        session.add(admin)
+        session.flush()
+        logger.info("admin user created", username="admin")
+        if default_password_in_use:
+            logger.warning(
+                "admin password is the public default; set SEAWALL_ADMIN_PASSWORD before "
+                "the first start, or change the password, before exposing this registry",
+                username="admin",
+            )
+    library = session.scalars(
+        select(Project).where(Project.name == "library")
+    ).one_or_none()
+    if library is None:
+        library = Project(name="library", owner_id=admin.id)
+        library.metadata_items.append(ProjectMetadata(name="public", value="true"))
+        session.add(library)
+        logger.info("project created", project="library", public=True)

@@ -1,0 +1,50 @@
+"""Manifest media types the registry stores, and how each is validated."""
+
+from __future__ import annotations
+
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+DOCKER_MANIFEST_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
+DOCKER_SCHEMA1 = frozenset(
+    {
+        "application/vnd.docker.distribution.manifest.v1+json",
+        "application/vnd.docker.distribution.manifest.v1+prettyjws",
+    }
+)
+OCI_IMAGE_CONFIG = "application/vnd.oci.image.config.v1+json"
+DOCKER_IMAGE_CONFIG = "application/vnd.docker.container.image.v1+json"
+
+IMAGE_MANIFESTS = frozenset({OCI_MANIFEST, DOCKER_MANIFEST})
+INDEXES = frozenset({OCI_INDEX, DOCKER_MANIFEST_LIST})
+MANIFEST_TYPES = IMAGE_MANIFESTS | INDEXES
+
+# Layers that clients fetch from their own URLs, so the registry need not hold them.
+FOREIGN_LAYERS = frozenset(
+    {
+        "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
+        "application/vnd.oci.image.layer.nondistributable.v1.tar",
+        "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
+        "application/vnd.oci.image.layer.nondistributable.v1.tar+zstd",
+    }
+)
+
+
+def accepts(accept_header: str | None, media_type: str) -> bool:
+    """Return whether an `Accept` header admits `media_type`.
+
+    An absent header, `*/*` and `application/*` admit everything. Parameters
+    such as `q=` are ignored, except that `q=0` excludes the type.
+    """
+    if not accept_header:
+        return True
+    for item in accept_header.split(","):
+        value, _, params = item.strip().partition(";")
+        value = value.strip().lower()
+        if "q=0" in params.replace(" ", "") and not params.replace(" ", "").startswith(
+            "q=0."
+        ):
+            continue
+        if value in {"*/*", "application/*", media_type}:
+            return True
+    return False

@@ -1,0 +1,296 @@
+"""Blob uploads: sessions, chunked appends, digest verification and commit.
+
+An upload's bytes are appended to a file under the store's `uploads/`
+folder. The file size is the upload's offset. A failed append is cut back to
+the previous offset, so a broken connection never leaves a partial chunk
+behind. On commit the content is hashed and compared with the digest the
+client named before the file moves into `blobs/`; only then are the blob
+row and its repository link written, in one transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import TYPE_CHECKING, BinaryIO
+
+import structlog
+from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
+
+from seawall.db import Database
+from seawall.db.models import UploadSession
+from seawall.db.types import utcnow
+from seawall.registry.blobs import link_blob, record_blob
+from seawall.registry.errors import (
+    DigestInvalid,
+    RangeNotSatisfiable,
+    SizeInvalid,
+    UploadInvalid,
+    UploadNotFound,
+)
+from seawall.registry.repositories import ensure_repository
+from seawall.storage import BlobStore, Digest
+
+if TYPE_CHECKING:
+    from hashlib import _Hash
+
+logger = structlog.get_logger(__name__)
+
+# Bytes gathered from the request before one write to disk. Large writes
+# keep the per-chunk Python overhead small next to the hashing and I/O.
+WRITE_BATCH_BYTES = 8 * 1024 * 1024
+
+
+@dataclass
+class _RunningHash:
+    """A sha256 kept while an upload is appended, so commit need not reread it."""
+
+    hasher: _Hash = field(default_factory=hashlib.sha256)
+    offset: int = 0
+
+
+@dataclass(frozen=True)
+class UploadState:
+    upload_id: str
+    repository_name: str
+    size: int
+
+
+class UploadService:
+    """Uploads in progress for one process.
+
+    Running hashes and per-upload locks live in this process. An upload that
+    is continued by another worker process loses its running hash, and the
+    commit then rehashes the file, which is slower but correct.
+    """
+
+    def __init__(self, db: Database, store: BlobStore, expiry: timedelta) -> None:
+        self.db = db
+        self.store = store
+        self.expiry = expiry
+        self._hashes: dict[str, _RunningHash] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    def lock(self, upload_id: str) -> asyncio.Lock:
+        return self._locks.setdefault(upload_id, asyncio.Lock())
+
+    # Sessions
+
+    def start(self, repository_name: str, project_id: int) -> UploadState:
+        upload_id = str(uuid.uuid4())
+        self.store.create_upload(upload_id)
+        with self.db.session() as session:
+            session.add(
+                UploadSession(
+                    id=upload_id, repository_name=repository_name, project_id=project_id
+                )
+            )
+        self._hashes[upload_id] = _RunningHash()
+        logger.debug("upload started", upload=upload_id, repository=repository_name)
+        return UploadState(upload_id, repository_name, 0)
+
+    def state(self, repository_name: str, upload_id: str) -> UploadState:
+        """Return the upload's state, or raise `UploadNotFound`."""
+        with self.db.session() as session:
+            row = session.get(UploadSession, upload_id)
+            if row is None or row.repository_name != repository_name:
+                raise UploadNotFound(upload_id)
+        size = self.store.upload_size(upload_id)
+        if size is None:
+            raise UploadNotFound(upload_id)
+        return UploadState(upload_id, repository_name, size)
+
+    def cancel(self, repository_name: str, upload_id: str) -> None:
+        self.state(repository_name, upload_id)
+        self._forget(upload_id)
+        logger.info("upload cancelled", upload=upload_id, repository=repository_name)
+
+    def discard(self, upload_id: str) -> None:
+        """Delete an upload and its bytes after a failed request; missing is fine."""
+        self._forget(upload_id)
+
+    def _forget(self, upload_id: str) -> None:
+        with self.db.session() as session:
+            row = session.get(UploadSession, upload_id)
+            if row is not None:
+                session.delete(row)
+        self.store.delete_upload(upload_id)
+        self._hashes.pop(upload_id, None)
+        self._locks.pop(upload_id, None)
+
+    # Appending
+
+    async def append(
+        self,
+        state: UploadState,
+        chunks: AsyncIterator[bytes],
+        start: int | None = None,
+        length: int | None = None,
+    ) -> int:
+        """Append a request body and return the new upload size.
+
+        `start` is the first byte offset of a `Content-Range`, which must be
+        the current size. `length` is the declared body length, checked
+        against what arrived. A failure leaves the upload as it was.
+        """
+        if start is not None and start != state.size:
+            raise RangeNotSatisfiable(
+                f"chunk starts at byte {start} but the upload has {state.size} bytes; "
+                f"send the next chunk from byte {state.size}",
+                state.size,
+            )
+        running = self._hashes.get(state.upload_id)
+        if running is not None and running.offset != state.size:
+            running = None
+            self._hashes.pop(state.upload_id, None)
+        path = self.store.upload_path(state.upload_id)
+        written = 0
+        try:
+            with path.open("ab", buffering=0) as file:
+                written = await _copy_stream(chunks, file, running)
+            if length is not None and written != length:
+                raise SizeInvalid(
+                    f"received {written} bytes but Content-Length declared {length}",
+                    {"received": written, "declared": length},
+                )
+        except BaseException:
+            await run_in_threadpool(
+                self.store.truncate_upload, state.upload_id, state.size
+            )
+            self._hashes.pop(state.upload_id, None)
+            raise
+        if running is not None:
+            running.offset += written
+        await run_in_threadpool(self._touch, state.upload_id, state.size + written)
+        return state.size + written
+
+    def _touch(self, upload_id: str, size: int) -> None:
+        with self.db.session() as session:
+            row = session.get(UploadSession, upload_id)
+            if row is not None:
+                row.size = size
+                row.updated_at = utcnow()
+
+    # Commit
+
+    def commit(self, state: UploadState, digest: Digest) -> int:
+        """Verify the upload against `digest`, store it as a blob and link it.
+
+        Returns the blob size. On a digest mismatch the upload is discarded,
+        nothing is stored, and `DigestInvalid` is raised.
+        """
+        size = self.store.upload_size(state.upload_id)
+        if size is None:
+            raise UploadNotFound(state.upload_id)
+        actual = self._final_digest(state.upload_id, digest.algorithm, size)
+        if actual != digest.hex:
+            self._forget(state.upload_id)
+            raise DigestInvalid(
+                f"uploaded content has digest {digest.algorithm}:{actual}, "
+                f"not {digest}; the upload was discarded",
+                {"expected": str(digest), "actual": f"{digest.algorithm}:{actual}"},
+            )
+        self.store.commit_upload(state.upload_id, digest)
+        with self.db.session() as session:
+            repository = ensure_repository(session, state.repository_name)
+            blob = record_blob(session, digest, size)
+            link_blob(session, repository, blob)
+            row = session.get(UploadSession, state.upload_id)
+            if row is not None:
+                session.delete(row)
+        self._hashes.pop(state.upload_id, None)
+        self._locks.pop(state.upload_id, None)
+        logger.info(
+            "blob stored",
+            digest=str(digest),
+            size=size,
+            repository=state.repository_name,
+        )
+        return size
+
+    def _final_digest(self, upload_id: str, algorithm: str, size: int) -> str:
+        running = self._hashes.get(upload_id)
+        if algorithm == "sha256" and running is not None and running.offset == size:
+            return running.hasher.hexdigest()
+        hasher = hashlib.new(algorithm)
+        for chunk in self.store.iter_upload(upload_id):
+            hasher.update(chunk)
+        return hasher.hexdigest()
+
+    # Expiry
+
+    def purge_expired(self) -> int:
+        """Delete uploads idle for longer than the expiry; return how many."""
+        cutoff = utcnow() - self.expiry
+        with self.db.session() as session:
+            rows = session.scalars(
+                select(UploadSession).where(UploadSession.updated_at < cutoff)
+            )
+            expired = [row.id for row in rows]
+        for upload_id in expired:
+            self._forget(upload_id)
+        known = set(self._known_ids())
+        for upload_id in self.store.list_uploads():
+            if (
+                upload_id not in known
+                and self.store.upload_age(upload_id) > self.expiry
+            ):
+                self.store.delete_upload(upload_id)
+        if expired:
+            logger.info("expired uploads purged", count=len(expired))
+        return len(expired)
+
+    def _known_ids(self) -> list[str]:
+        with self.db.session() as session:
+            return list(session.scalars(select(UploadSession.id)))
+
+
+async def _copy_stream(
+    chunks: AsyncIterator[bytes], file: BinaryIO, running: _RunningHash | None
+) -> int:
+    """Write chunks to `file` in large batches on a worker thread, hashing as it goes.
+
+    While one batch is written, the next is received from the client.
+    """
+    written = 0
+    batch: list[bytes] = []
+    batch_size = 0
+    pending: asyncio.Future[None] | None = None
+    async for chunk in chunks:
+        if not chunk:
+            continue
+        batch.append(chunk)
+        batch_size += len(chunk)
+        if batch_size >= WRITE_BATCH_BYTES:
+            if pending is not None:
+                await pending
+            pending = asyncio.ensure_future(
+                run_in_threadpool(_write_batch, file, batch, running)
+            )
+            written += batch_size
+            batch, batch_size = [], 0
+    if pending is not None:
+        await pending
+    if batch:
+        await run_in_threadpool(_write_batch, file, batch, running)
+        written += batch_size
+    return written
+
+
+def _write_batch(
+    file: BinaryIO, batch: list[bytes], running: _RunningHash | None
+) -> None:
+    for chunk in batch:
+        if running is not None:
+            running.hasher.update(chunk)
+        view = memoryview(chunk)
+        while view:
+            count = file.write(view)
+            if count is None:
+                raise UploadInvalid("write to upload file was refused")
+            view = view[count:]

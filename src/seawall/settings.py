@@ -1,0 +1,137 @@
+"""Typed settings: the only reader of `SEAWALL_*` environment variables.
+
+Values come, highest priority first, from command-line flags, environment
+variables, a TOML config file named by `SEAWALL_CONFIG`, then the defaults
+below.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+DEFAULT_ADMIN_PASSWORD = "Harbor12345"  # noqa: S105 - Harbor's documented default
+
+
+class _TomlFileSource(PydanticBaseSettingsSource):
+    """Settings read from the TOML file named by `SEAWALL_CONFIG`, if any."""
+
+    def __init__(self, settings_cls: type[BaseSettings], path: Path | None) -> None:
+        super().__init__(settings_cls)
+        self._data: dict[str, Any] = {}
+        if path is not None:
+            with path.open("rb") as file:
+                self._data = tomllib.load(file)
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return self._data.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(self._data)
+
+
+class Settings(BaseSettings):
+    """Every setting of a Seawall process."""
+
+    model_config = SettingsConfigDict(env_prefix="SEAWALL_", extra="forbid")
+
+    config: Path | None = Field(
+        default=None, description="TOML file with settings (keys are the names below)."
+    )
+    listen: str = Field(
+        default="127.0.0.1:5000",
+        description="Address and port the server binds, HOST:PORT.",
+    )
+    data_dir: Path = Field(
+        default=Path("data"),
+        description="Folder for blobs, uploads and the SQLite database.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description=(
+            "SQLAlchemy URL of the metadata database; default sqlite in DATA_DIR, "
+            "for example postgresql+psycopg://postgres@127.0.0.1:5432/seawall."
+        ),
+    )
+    admin_password: SecretStr = Field(
+        default=SecretStr(DEFAULT_ADMIN_PASSWORD),
+        description="Password given to user admin when the database is first created.",
+    )
+    external_url: str | None = Field(
+        default=None,
+        description="Base URL clients use to reach the registry; default http://LISTEN.",
+    )
+    workers: int = Field(
+        default=1, ge=1, description="Number of server worker processes."
+    )
+    log_format: Literal["console", "json"] = Field(
+        default="console", description="Log output: readable console lines or JSON."
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        default="info", description="Minimum level of log lines."
+    )
+    upload_expiry_seconds: int = Field(
+        default=24 * 3600,
+        ge=60,
+        description="Age after which an idle upload is purged.",
+    )
+    max_manifest_bytes: int = Field(
+        default=4 * 1024 * 1024,
+        ge=1024,
+        description="Largest manifest accepted, in bytes.",
+    )
+    credential_cache_seconds: float = Field(
+        default=60.0, ge=0, description="How long a verified password is remembered."
+    )
+    auth_failure_limit: int = Field(
+        default=10,
+        ge=1,
+        description="Failed logins per client address per minute before 429 replies.",
+    )
+
+    @field_validator("listen")
+    @classmethod
+    def _check_listen(cls, value: str) -> str:
+        host, sep, port = value.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"listen must be HOST:PORT, got {value!r}")
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        config_path = init_settings().get("config") or env_settings().get("config")
+        toml = _TomlFileSource(settings_cls, Path(config_path) if config_path else None)
+        return (init_settings, env_settings, toml)
+
+    @property
+    def host(self) -> str:
+        return self.listen.rpartition(":")[0]
+
+    @property
+    def port(self) -> int:
+        return int(self.listen.rpartition(":")[2])
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'seawall.db').resolve()}"
+
+    @property
+    def uses_default_admin_password(self) -> bool:
+        return self.admin_password.get_secret_value() == DEFAULT_ADMIN_PASSWORD
