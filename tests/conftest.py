@@ -7,6 +7,7 @@ named by `SEAWALL_TEST_POSTGRES_URL` and drops it afterwards.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -47,7 +48,11 @@ def anonymous_client(registry: RunningRegistry) -> Iterator[httpx.Client]:
         yield client
 
 
-TESTDATA = Path(__file__).resolve().parents[2] / "shared" / "testdata"
+TESTDATA = Path(
+    os.environ.get(
+        "SEAWALL_TESTDATA", Path(__file__).resolve().parents[2] / "shared" / "testdata"
+    )
+)
 
 
 @pytest.fixture(scope="session")

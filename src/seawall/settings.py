@@ -65,10 +65,6 @@ class Settings(BaseSettings):
         default=SecretStr(DEFAULT_ADMIN_PASSWORD),
         description="Password given to user admin when the database is first created.",
     )
-    external_url: str | None = Field(
-        default=None,
-        description="Base URL clients use to reach the registry; default http://LISTEN.",
-    )
     workers: int = Field(
         default=1, ge=1, description="Number of server worker processes."
     )
