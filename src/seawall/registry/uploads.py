@@ -16,7 +16,7 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING
 
 import structlog
 from sqlalchemy import select
@@ -30,20 +30,16 @@ from seawall.registry.errors import (
     DigestInvalid,
     RangeNotSatisfiable,
     SizeInvalid,
-    UploadInvalid,
     UploadNotFound,
 )
 from seawall.registry.repositories import ensure_repository
 from seawall.storage import BlobStore, Digest
+from seawall.storage.appender import StagingBuffer, UploadAppender
 
 if TYPE_CHECKING:
     from hashlib import _Hash
 
 logger = structlog.get_logger(__name__)
-
-# Bytes gathered from the request before one write to disk. Large writes
-# keep the per-chunk Python overhead small next to the hashing and I/O.
-WRITE_BATCH_BYTES = 8 * 1024 * 1024
 
 
 @dataclass
@@ -151,8 +147,11 @@ class UploadService:
         path = self.store.upload_path(state.upload_id)
         written = 0
         try:
-            with path.open("ab", buffering=0) as file:
-                written = await _copy_stream(chunks, file, running)
+            appender = UploadAppender(path, state.size)
+            try:
+                written = await _copy_stream(chunks, appender, running)
+            finally:
+                appender.close()
             if length is not None and written != length:
                 raise SizeInvalid(
                     f"received {written} bytes but Content-Length declared {length}",
@@ -251,46 +250,75 @@ class UploadService:
 
 
 async def _copy_stream(
-    chunks: AsyncIterator[bytes], file: BinaryIO, running: _RunningHash | None
+    chunks: AsyncIterator[bytes], appender: UploadAppender, running: _RunningHash | None
 ) -> int:
-    """Write chunks to `file` in large batches on a worker thread, hashing as it goes.
+    """Copy a request body into the upload file and return the bytes written.
 
-    While one batch is written, the next is received from the client.
+    Chunks are gathered into two staging buffers in turn. While one buffer
+    is written on a worker thread (and its chunks hashed on another), the
+    next is filled from the request. Each batch finishes before the next
+    starts, so the hash and the file see the bytes in order.
     """
+    buffers = [StagingBuffer(), StagingBuffer()]
+    current = 0
+    pending: list[asyncio.Future[None]] = []
+    hash_batch: list[bytes] = []
     written = 0
-    batch: list[bytes] = []
-    batch_size = 0
-    pending: asyncio.Future[None] | None = None
-    async for chunk in chunks:
-        if not chunk:
-            continue
-        batch.append(chunk)
-        batch_size += len(chunk)
-        if batch_size >= WRITE_BATCH_BYTES:
-            if pending is not None:
-                await pending
-            pending = asyncio.ensure_future(
-                run_in_threadpool(_write_batch, file, batch, running)
-            )
-            written += batch_size
-            batch, batch_size = [], 0
-    if pending is not None:
-        await pending
-    if batch:
-        await run_in_threadpool(_write_batch, file, batch, running)
-        written += batch_size
+    try:
+        async for chunk in chunks:
+            view = memoryview(chunk)
+            hash_batch.append(chunk)
+            while len(view):
+                taken = buffers[current].fill(view)
+                view = view[taken:]
+                if buffers[current].full:
+                    await _finish(pending)
+                    pending = _start_batch(
+                        appender, buffers[current], running, hash_batch
+                    )
+                    written += buffers[current].capacity
+                    hash_batch = []
+                    current = 1 - current
+                    buffers[current].length = 0
+        await _finish(pending)
+        pending = []
+        if buffers[current].length:
+            written += buffers[current].length
+            await _finish(_start_batch(appender, buffers[current], running, hash_batch))
+    finally:
+        await _finish(pending, raise_errors=False)
+        for buffer in buffers:
+            buffer.close()
     return written
 
 
-def _write_batch(
-    file: BinaryIO, batch: list[bytes], running: _RunningHash | None
+def _start_batch(
+    appender: UploadAppender,
+    buffer: StagingBuffer,
+    running: _RunningHash | None,
+    chunks: list[bytes],
+) -> list[asyncio.Future[None]]:
+    futures: list[asyncio.Future[None]] = [
+        asyncio.ensure_future(run_in_threadpool(appender.write, buffer))
+    ]
+    if running is not None:
+        futures.append(
+            asyncio.ensure_future(run_in_threadpool(_hash_chunks, running, chunks))
+        )
+    return futures
+
+
+async def _finish(
+    futures: list[asyncio.Future[None]], raise_errors: bool = True
 ) -> None:
-    for chunk in batch:
-        if running is not None:
-            running.hasher.update(chunk)
-        view = memoryview(chunk)
-        while view:
-            count = file.write(view)
-            if count is None:
-                raise UploadInvalid("write to upload file was refused")
-            view = view[count:]
+    # Wait for every future even when one fails, so no thread still writes
+    # to the file after the caller truncates it.
+    results = await asyncio.gather(*futures, return_exceptions=True)
+    for result in results:
+        if raise_errors and isinstance(result, BaseException):
+            raise result
+
+
+def _hash_chunks(running: _RunningHash, chunks: list[bytes]) -> None:
+    for chunk in chunks:
+        running.hasher.update(chunk)
