@@ -69,7 +69,11 @@ async def get_blob(request: Request) -> Response:
         registry.store.blob_path(digest),
         stat_result=stat,
         media_type="application/octet-stream",
-        headers={"Docker-Content-Digest": str(digest), "Accept-Ranges": "bytes"},
+        headers={
+            "Docker-Content-Digest": str(digest),
+            "Accept-Ranges": "bytes",
+            "ETag": f'"{digest}"',
+        },
     )
 
 
