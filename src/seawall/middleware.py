@@ -14,6 +14,12 @@ logger = structlog.get_logger("seawall.access")
 
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 
+# An error reply to a request whose body was not read (a 401 on an upload,
+# say) first reads and drops up to this many body bytes, so the client can
+# send its next request on the same connection. A longer body gets
+# `Connection: close` instead.
+DRAIN_LIMIT_BYTES = 8 * 1024 * 1024
+
 
 class RequestContextMiddleware:
     """Tag each request with an id, add `/v2/` headers and log the outcome."""
@@ -29,20 +35,32 @@ class RequestContextMiddleware:
         is_registry = scope["path"].startswith("/v2")
         started = time.perf_counter()
         status = 500
+        body_done = False
+
+        async def receive_tracked() -> Message:
+            nonlocal body_done
+            message = await receive()
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                body_done = True
+            return message
 
         async def send_with_headers(message: Message) -> None:
-            nonlocal status
+            nonlocal status, body_done
             if message["type"] == "http.response.start":
                 status = message["status"]
                 headers = MutableHeaders(scope=message)
                 headers["X-Request-Id"] = request_id
                 if is_registry:
                     headers["Docker-Distribution-API-Version"] = "registry/2.0"
+                if status >= 400 and not body_done:
+                    body_done = await _drain(receive_tracked)
+                    if not body_done:
+                        headers["Connection"] = "close"
             await send(message)
 
         structlog.contextvars.bind_contextvars(request_id=request_id)
         try:
-            await self.app(scope, receive, send_with_headers)
+            await self.app(scope, receive_tracked, send_with_headers)
         finally:
             logger.debug(
                 "request",
@@ -61,3 +79,16 @@ def _request_id(scope: Scope) -> str:
             if _REQUEST_ID_RE.match(candidate):
                 return candidate
     return uuid.uuid4().hex
+
+
+async def _drain(receive: Receive) -> bool:
+    """Read and drop the rest of a request body; return whether it all arrived."""
+    received = 0
+    while received <= DRAIN_LIMIT_BYTES:
+        message = await receive()
+        if message["type"] != "http.request":
+            return False
+        received += len(message.get("body", b""))
+        if not message.get("more_body", False):
+            return True
+    return False

@@ -18,10 +18,13 @@ def page_params(request: Request) -> tuple[int, str | None]:
     size = MAX_PAGE_ENTRIES
     if raw is not None:
         if not raw.isdigit():
+            # The spec defines no code for a bad page size; UNSUPPORTED with
+            # 400 keeps the reply inside the spec's list of codes.
             raise OciError(
-                ErrorCode.PAGINATION_NUMBER_INVALID,
-                f"n={raw!r} is not a non-negative integer",
+                ErrorCode.UNSUPPORTED,
+                f"invalid page size n={raw!r}: use a non-negative integer",
                 {"n": raw},
+                status=400,
             )
         size = min(int(raw), MAX_PAGE_ENTRIES)
     return size, request.query_params.get("last") or None
