@@ -64,6 +64,9 @@ def start_registry(
         "SEAWALL_DATA_DIR": str(data_dir),
         "SEAWALL_DATABASE_URL": database_url,
         "SEAWALL_ADMIN_PASSWORD": ADMIN_PASSWORD,
+        # Suites share one server and one client address; the limit itself
+        # is tested on a server of its own.
+        "SEAWALL_AUTH_FAILURE_LIMIT": "1000",
         **(extra_env or {}),
     }
     command = [sys.executable, "-m", "seawall", "serve"]

@@ -9,6 +9,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from seawall.context import RegistryContext
 from seawall.oci.access import authorize, context
@@ -32,11 +33,19 @@ def _stat_blob(registry: RegistryContext, name: str, digest: Digest) -> os.stat_
         raise BlobNotFound(str(digest)) from None
 
 
-def check_range(header: str | None, size: int) -> None:
-    """Raise a 416 error unless `header` is absent or one satisfiable byte range."""
+def check_range(header: str | None, size: int) -> bool:
+    """Return whether to serve `header` as a range, or raise a 416 error.
+
+    Following RFC 9110, a unit other than bytes and a request for several
+    ranges are ignored, so the whole blob is sent. A single byte range
+    that is malformed or starts past the end gets 416.
+    """
     if header is None:
-        return
-    match = _RANGE_RE.match(header.strip())
+        return False
+    value = header.strip()
+    if not value.lower().startswith("bytes=") or "," in value:
+        return False
+    match = _RANGE_RE.match(value)
     error = OciError(
         ErrorCode.SIZE_INVALID,
         f"range {header!r} cannot be served: the blob has {size} bytes; "
@@ -56,6 +65,15 @@ def check_range(header: str | None, size: int) -> None:
             raise error
     elif int(last) == 0:
         raise error
+    return True
+
+
+class _WholeFileResponse(FileResponse):
+    """A file response that ignores the request's Range header."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = [(key, value) for key, value in scope["headers"] if key != b"range"]
+        await super().__call__({**scope, "headers": headers}, receive, send)
 
 
 async def get_blob(request: Request) -> Response:
@@ -64,8 +82,9 @@ async def get_blob(request: Request) -> Response:
     digest = to_digest(request.path_params["digest"])
     registry = context(request)
     stat = await run_in_threadpool(_stat_blob, registry, access.repository, digest)
-    check_range(request.headers.get("range"), stat.st_size)
-    return FileResponse(
+    use_range = check_range(request.headers.get("range"), stat.st_size)
+    response_class = FileResponse if use_range else _WholeFileResponse
+    return response_class(
         registry.store.blob_path(digest),
         stat_result=stat,
         media_type="application/octet-stream",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -76,11 +76,16 @@ async def _read_limited(request: Request, limit: int) -> bytes:
         raise SizeInvalid(f"Content-Length {length!r} is not a non-negative integer")
     chunks: list[bytes] = []
     received = 0
-    async for chunk in request.stream():
-        received += len(chunk)
-        if received > limit:
-            raise ManifestTooLarge(f"manifest exceeds the limit of {limit} bytes")
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            received += len(chunk)
+            if received > limit:
+                raise ManifestTooLarge(f"manifest exceeds the limit of {limit} bytes")
+            chunks.append(chunk)
+    except ClientDisconnect:
+        raise SizeInvalid(
+            "the client closed the connection before the body ended"
+        ) from None
     body = b"".join(chunks)
     if length is not None and int(length) != len(body):
         raise SizeInvalid(

@@ -6,7 +6,7 @@ import re
 from collections.abc import AsyncIterator
 
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -41,20 +41,28 @@ def _blob_created(name: str, digest: Digest) -> Response:
     )
 
 
-def _declared_length(request: Request) -> int | None:
-    """Return the Content-Length, None for a chunked body, or raise when absent."""
+def _required_length(request: Request) -> int:
+    """Return the Content-Length of a single-request upload, which must be sent."""
     value = request.headers.get("content-length")
     if value is None:
-        if "chunked" in request.headers.get("transfer-encoding", "").lower():
-            return None
-        raise SizeInvalid("Content-Length header is required for this upload request")
+        raise SizeInvalid(
+            "Content-Length header is required for a single-request upload; "
+            "send the blob size, or upload in chunks with POST then PATCH"
+        )
     if not value.isdigit():
         raise SizeInvalid(f"Content-Length {value!r} is not a non-negative integer")
     return int(value)
 
 
-def _body(request: Request) -> AsyncIterator[bytes]:
-    return request.stream()
+async def _body(request: Request) -> AsyncIterator[bytes]:
+    """Yield the request body, turning a client that went away into an upload error."""
+    try:
+        async for chunk in request.stream():
+            yield chunk
+    except ClientDisconnect:
+        raise SizeInvalid(
+            "the client closed the connection before the body ended"
+        ) from None
 
 
 async def start_upload(request: Request) -> Response:
@@ -70,7 +78,7 @@ async def start_upload(request: Request) -> Response:
             return _blob_created(name, mounted)
     digest_param = request.query_params.get("digest")
     digest = to_digest(digest_param) if digest_param is not None else None
-    length = _declared_length(request) if digest is not None else None
+    length = _required_length(request) if digest is not None else None
     state = await run_in_threadpool(
         registry.uploads.start, name, access.project.project_id
     )

@@ -58,6 +58,8 @@ def _load_json(body: bytes) -> dict[str, Any]:
         document = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ManifestInvalid(f"manifest is not valid JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise ManifestInvalid("manifest JSON is nested too deeply") from exc
     if not isinstance(document, dict):
         raise ManifestInvalid("manifest must be a JSON object")
     return document
@@ -67,13 +69,16 @@ def _resolve_media_type(
     content_type: str | None, declared: str | None, document: dict[str, Any]
 ) -> str:
     header = (content_type or "").split(";")[0].strip().lower() or None
-    if document.get("schemaVersion") == 1 or header in media_types.DOCKER_SCHEMA1:
+    version = document.get("schemaVersion")
+    if type(version) is not int:
+        raise ManifestInvalid("manifest schemaVersion must be the integer 2")
+    if version == 1 or header in media_types.DOCKER_SCHEMA1:
         raise ManifestInvalid(
             "Docker schema 1 manifests are not supported; push the image as a "
             "Docker schema 2 or OCI manifest"
         )
-    if document.get("schemaVersion") != 2:
-        raise ManifestInvalid("manifest schemaVersion must be 2")
+    if version != 2:
+        raise ManifestInvalid(f"manifest schemaVersion must be 2, not {version}")
     if header and declared and header != declared:
         raise ManifestInvalid(
             f"Content-Type {header!r} does not match the manifest's mediaType {declared!r}"

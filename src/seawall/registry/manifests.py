@@ -28,9 +28,10 @@ from seawall.registry.errors import (
     DigestInvalid,
     ManifestBlobUnknown,
     ManifestInUse,
+    ManifestInvalid,
     ManifestNotFound,
 )
-from seawall.registry.manifest_parser import ParsedManifest, parse_manifest
+from seawall.registry.manifest_parser import Descriptor, ParsedManifest, parse_manifest
 from seawall.registry.names import check_tag, is_digest_reference, to_digest
 from seawall.registry.repositories import ensure_repository, require_repository
 from seawall.storage import BlobStore, Digest, digest_bytes
@@ -90,34 +91,43 @@ def put_manifest(
 def _check_references(
     session: Session, repository: Repository, parsed: ParsedManifest
 ) -> None:
-    wanted_blobs = {str(d.digest) for d in parsed.blobs}
-    if wanted_blobs:
-        present = set(
-            session.scalars(
-                select(Blob.digest)
+    """Check that each descriptor names content in the repository, with its real size."""
+    if parsed.blobs:
+        blob_sizes: dict[str, int] = dict(
+            session.execute(
+                select(Blob.digest, Blob.size)
                 .join(RepositoryBlob, RepositoryBlob.blob_id == Blob.id)
                 .where(
                     RepositoryBlob.repository_id == repository.id,
-                    Blob.digest.in_(wanted_blobs),
+                    Blob.digest.in_({str(d.digest) for d in parsed.blobs}),
                 )
-            )
+            ).all()
         )
-        for descriptor in parsed.blobs:
-            if str(descriptor.digest) not in present:
-                raise ManifestBlobUnknown(str(descriptor.digest), "blob")
-    wanted_children = {str(d.digest) for d in parsed.children}
-    if wanted_children:
-        present = set(
-            session.scalars(
-                select(Artifact.digest).where(
+        _compare(parsed.blobs, blob_sizes, "blob")
+    if parsed.children:
+        manifest_sizes: dict[str, int] = dict(
+            session.execute(
+                select(Artifact.digest, Artifact.size).where(
                     Artifact.repository_id == repository.id,
-                    Artifact.digest.in_(wanted_children),
+                    Artifact.digest.in_({str(d.digest) for d in parsed.children}),
                 )
-            )
+            ).all()
         )
-        for descriptor in parsed.children:
-            if str(descriptor.digest) not in present:
-                raise ManifestBlobUnknown(str(descriptor.digest), "manifest")
+        _compare(parsed.children, manifest_sizes, "manifest")
+
+
+def _compare(descriptors: list[Descriptor], sizes: dict[str, int], kind: str) -> None:
+    for descriptor in descriptors:
+        digest = str(descriptor.digest)
+        size = sizes.get(digest)
+        if size is None:
+            raise ManifestBlobUnknown(digest, kind)
+        if size != descriptor.size:
+            raise ManifestInvalid(
+                f"descriptor of {kind} {digest} declares {descriptor.size} bytes, "
+                f"but the stored {kind} has {size} bytes",
+                {"digest": digest, "declared": descriptor.size, "actual": size},
+            )
 
 
 def _upsert_artifact(
