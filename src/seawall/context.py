@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 
 from seawall.auth import Authenticator
+from seawall.auth.tokens import TokenService
+from seawall.configuration import ConfigurationStore
 from seawall.db import Database
-from seawall.policy import ProjectFacts
+from seawall.policy import ProjectFacts, ProjectRole
 from seawall.registry.cache import EpochCache, MetadataEpoch
 from seawall.registry.uploads import UploadService
 from seawall.settings import Settings
@@ -25,6 +28,10 @@ class CachedManifest:
 CACHEABLE_MANIFEST_BYTES = 256 * 1024
 
 
+def signing_key_path(settings: Settings) -> Path:
+    return settings.data_dir / "token-signing-key.pem"
+
+
 @dataclass
 class RegistryContext:
     settings: Settings
@@ -32,12 +39,18 @@ class RegistryContext:
     store: BlobStore
     uploads: UploadService
     authenticator: Authenticator
+    configuration: ConfigurationStore
+    tokens: TokenService
     epoch: MetadataEpoch
+    credential_epoch: MetadataEpoch
     projects: EpochCache[str, ProjectFacts | None] = field(
         default_factory=lambda: EpochCache(1024)
     )
     manifests: EpochCache[tuple[str, str], CachedManifest] = field(
         default_factory=lambda: EpochCache(4096)
+    )
+    roles: EpochCache[tuple[int, int], frozenset[ProjectRole]] = field(
+        default_factory=lambda: EpochCache(8192)
     )
 
     @classmethod
@@ -46,13 +59,33 @@ class RegistryContext:
         store = BlobStore(settings.data_dir)
         store.ensure_layout()
         expiry = timedelta(seconds=settings.upload_expiry_seconds)
+        epoch = MetadataEpoch(settings.data_dir)
+        credential_epoch = MetadataEpoch(settings.data_dir, "credential-epoch")
+        configuration = ConfigurationStore(db, epoch)
+        authenticator = Authenticator(
+            db,
+            settings.credential_cache_seconds,
+            settings.auth_failure_limit,
+            credential_epoch,
+            lambda: str(configuration.get("robot_name_prefix")),
+        )
         return cls(
             settings=settings,
             db=db,
             store=store,
             uploads=UploadService(db, store, expiry),
-            authenticator=Authenticator(
-                db, settings.credential_cache_seconds, settings.auth_failure_limit
-            ),
-            epoch=MetadataEpoch(settings.data_dir),
+            authenticator=authenticator,
+            configuration=configuration,
+            tokens=TokenService(signing_key_path(settings)),
+            epoch=epoch,
+            credential_epoch=credential_epoch,
         )
+
+    def metadata_changed(self) -> None:
+        """Invalidate every process's caches after a committed metadata write."""
+        self.epoch.bump()
+
+    def credentials_changed(self) -> None:
+        """Drop remembered credentials in every process, after a user or robot change."""
+        self.epoch.bump()
+        self.credential_epoch.bump()

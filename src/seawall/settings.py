@@ -7,6 +7,7 @@ below.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -28,8 +29,17 @@ class _TomlFileSource(PydanticBaseSettingsSource):
         super().__init__(settings_cls)
         self._data: dict[str, Any] = {}
         if path is not None:
-            with path.open("rb") as file:
-                self._data = tomllib.load(file)
+            try:
+                with path.open("rb") as file:
+                    self._data = tomllib.load(file)
+            except OSError as exc:
+                raise ValueError(
+                    f"cannot read config file {path}: {exc.strerror}"
+                ) from exc
+            except tomllib.TOMLDecodeError as exc:
+                raise ValueError(
+                    f"config file {path} is not valid TOML: {exc}"
+                ) from exc
 
     def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
         return self._data.get(field_name), field_name, False
@@ -65,6 +75,13 @@ class Settings(BaseSettings):
         default=SecretStr(DEFAULT_ADMIN_PASSWORD),
         description="Password given to user admin when the database is first created.",
     )
+    external_url: str | None = Field(
+        default=None,
+        description=(
+            "Base URL clients use to reach the registry, such as https://registry.example; "
+            "used in token challenges. Default: taken from each request's Host header."
+        ),
+    )
     workers: int = Field(
         default=1, ge=1, description="Number of server worker processes."
     )
@@ -97,7 +114,12 @@ class Settings(BaseSettings):
     @classmethod
     def _check_listen(cls, value: str) -> str:
         host, sep, port = value.rpartition(":")
-        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        if (
+            not sep
+            or not host
+            or not re.fullmatch(r"[0-9]{1,5}", port)
+            or not 0 < int(port) < 65536
+        ):
             raise ValueError(f"listen must be HOST:PORT, got {value!r}")
         return value
 

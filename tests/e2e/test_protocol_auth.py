@@ -30,8 +30,10 @@ def test_base_anonymous_challenged(anonymous_client: httpx.Client) -> None:
 
     assert_error(response, 401, "UNAUTHORIZED")
     challenge = response.headers.get("WWW-Authenticate", "")
-    assert challenge.lower().startswith("basic "), challenge
-    assert "realm=" in challenge, challenge
+    assert challenge.lower().startswith("bearer "), challenge
+    assert 'realm="http://' in challenge, challenge
+    assert "/service/token" in challenge, challenge
+    assert 'service="harbor-registry"' in challenge, challenge
 
 
 def test_base_challenge_has_version_header(anonymous_client: httpx.Client) -> None:

@@ -359,7 +359,7 @@ def test_chunk_range_huge(admin_client: httpx.Client) -> None:
         headers={"Content-Range": "0-99999999999999999999999999"},
     )
 
-    assert_error(response, 400, "SIZE_INVALID")
+    assert_error(response, 400, "BLOB_UPLOAD_INVALID")
 
 
 def test_manifest_put_content_type_unknown(admin_client: httpx.Client) -> None:

@@ -16,15 +16,19 @@ import hmac
 import os
 import time
 from collections import OrderedDict, deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import structlog
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from seawall.auth.passwords import verify_password
-from seawall.auth.principal import Principal
+from seawall.auth.passwords import hash_password, verify_password
+from seawall.auth.principal import Principal, user_principal
+from seawall.auth.robots import find_robot, robot_principal
 from seawall.db import Database
 from seawall.db.models import User
+from seawall.registry.cache import Epoch, MetadataEpoch
 
 logger = structlog.get_logger(__name__)
 
@@ -36,7 +40,7 @@ class InvalidCredentials(Exception):
 
 
 class TooManyFailures(Exception):
-    """A client address failed to log in too often in the last minute."""
+    """A client address or a username failed to log in too often in the last minute."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +60,8 @@ def parse_basic(header: str | None) -> BasicCredentials | None:
         decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
     except (binascii.Error, UnicodeDecodeError):
         raise InvalidCredentials("malformed Basic credentials") from None
+    if "\x00" in decoded:
+        raise InvalidCredentials("malformed Basic credentials")
     username, sep, password = decoded.partition(":")
     if not sep:
         raise InvalidCredentials("malformed Basic credentials")
@@ -69,25 +75,25 @@ def parse_basic(header: str | None) -> BasicCredentials | None:
 
 
 class FailureLimiter:
-    """Counts failed logins per client address over a sliding minute."""
+    """Counts failed logins per key (client address or username) over a sliding minute."""
 
     def __init__(self, limit: int, window: float = 60.0) -> None:
         self.limit = limit
         self.window = window
         self._failures: dict[str, deque[float]] = {}
 
-    def check(self, client: str) -> None:
-        failures = self._recent(client)
+    def check(self, key: str) -> None:
+        failures = self._recent(key)
         if len(failures) >= self.limit:
-            raise TooManyFailures(client)
+            raise TooManyFailures(key)
 
-    def record(self, client: str) -> None:
-        self._recent(client).append(time.monotonic())
+    def record(self, key: str) -> None:
+        self._recent(key).append(time.monotonic())
         if len(self._failures) > _CACHE_LIMIT:
             self._failures.pop(next(iter(self._failures)))
 
-    def _recent(self, client: str) -> deque[float]:
-        failures = self._failures.setdefault(client, deque())
+    def _recent(self, key: str) -> deque[float]:
+        failures = self._failures.setdefault(key, deque())
         cutoff = time.monotonic() - self.window
         while failures and failures[0] < cutoff:
             failures.popleft()
@@ -95,14 +101,30 @@ class FailureLimiter:
 
 
 class Authenticator:
-    """Check Basic credentials against local users."""
+    """Check Basic credentials of local users and robot accounts.
 
-    def __init__(self, db: Database, cache_seconds: float, failure_limit: int) -> None:
+    Remembered credentials are tied to the credential epoch: any change to
+    a user or robot (password, secret, disable, delete, permissions) bumps
+    it, and every process then drops what it remembered.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        cache_seconds: float,
+        failure_limit: int,
+        epoch: MetadataEpoch,
+        robot_prefix: Callable[[], str],
+    ) -> None:
         self.db = db
         self.cache_seconds = cache_seconds
-        self.limiter = FailureLimiter(failure_limit)
+        self.address_limiter = FailureLimiter(failure_limit)
+        self.user_limiter = FailureLimiter(failure_limit)
+        self.epoch = epoch
+        self.robot_prefix = robot_prefix
         self._key = os.urandom(32)
-        self._cache: OrderedDict[bytes, tuple[float, Principal]] = OrderedDict()
+        self._cache: OrderedDict[bytes, tuple[float, Epoch, Principal]] = OrderedDict()
+        self._dummy_hash = hash_password(os.urandom(16).hex())
 
     def _cache_key(self, credentials: BasicCredentials) -> bytes:
         message = f"{credentials.username}\0{credentials.password}".encode()
@@ -111,39 +133,71 @@ class Authenticator:
     def cached(self, credentials: BasicCredentials) -> Principal | None:
         key = self._cache_key(credentials)
         entry = self._cache.get(key)
-        if entry is None or entry[0] < time.monotonic():
+        if entry is None:
             return None
-        return entry[1]
+        expires, epoch, principal = entry
+        if expires < time.monotonic() or epoch != self.epoch.current():
+            self._cache.pop(key, None)
+            return None
+        return principal
 
     def verify(self, credentials: BasicCredentials, client: str) -> Principal:
         """Return the principal for valid credentials; runs the slow hash check."""
-        self.limiter.check(client)
-        with self.db.session() as session:
-            user = session.scalars(
-                select(User).where(User.username == credentials.username)
-            ).one_or_none()
-            principal = None
-            if user is not None and verify_password(
-                user.password_hash, credentials.password
-            ):
-                principal = Principal(user.id, user.username, user.sysadmin)
+        self.address_limiter.check(client)
+        self.user_limiter.check(credentials.username)
+        epoch = self.epoch.current()
+        prefix = self.robot_prefix()
+        with self.db.session(read_only=True) as session:
+            if prefix and credentials.username.startswith(prefix):
+                principal = self._verify_robot(session, credentials, prefix)
+            else:
+                principal = self._verify_user(session, credentials)
         if principal is None:
-            self.limiter.record(client)
+            self.address_limiter.record(client)
+            self.user_limiter.record(credentials.username)
             logger.info("login failed", username=credentials.username, client=client)
             raise InvalidCredentials("invalid username or password")
-        self._remember(credentials, principal)
+        self._remember(credentials, principal, epoch)
         return principal
 
-    def _remember(self, credentials: BasicCredentials, principal: Principal) -> None:
+    def _verify_user(
+        self, session: Session, credentials: BasicCredentials
+    ) -> Principal | None:
+        user = session.scalars(
+            select(User).where(User.username == credentials.username)
+        ).one_or_none()
+        if user is None:
+            # Spend the same time as a real check, so response times do not
+            # reveal which usernames exist.
+            verify_password(self._dummy_hash, credentials.password)
+            return None
+        if not verify_password(user.password_hash, credentials.password):
+            return None
+        return user_principal(user.id, user.username, user.sysadmin)
+
+    def _verify_robot(
+        self, session: Session, credentials: BasicCredentials, prefix: str
+    ) -> Principal | None:
+        robot = find_robot(session, credentials.username[len(prefix) :])
+        if robot is None:
+            verify_password(self._dummy_hash, credentials.password)
+            return None
+        if not verify_password(robot.secret_hash, credentials.password):
+            return None
+        if robot.disabled:
+            logger.info("robot refused", robot=credentials.username, reason="disabled")
+            return None
+        if robot.expires_at != -1 and robot.expires_at <= time.time():
+            logger.info("robot refused", robot=credentials.username, reason="expired")
+            return None
+        return robot_principal(robot, credentials.username)
+
+    def _remember(
+        self, credentials: BasicCredentials, principal: Principal, epoch: Epoch
+    ) -> None:
         if self.cache_seconds <= 0:
             return
-        self._cache[self._cache_key(credentials)] = (
-            time.monotonic() + self.cache_seconds,
-            principal,
-        )
+        expires = time.monotonic() + self.cache_seconds
+        self._cache[self._cache_key(credentials)] = (expires, epoch, principal)
         while len(self._cache) > _CACHE_LIMIT:
             self._cache.popitem(last=False)
-
-    def forget_all(self) -> None:
-        """Drop every remembered credential, for example after a password change."""
-        self._cache.clear()

@@ -9,12 +9,16 @@ import click
 import structlog
 from pydantic import SecretStr, ValidationError
 
+from seawall.auth.tokens import ensure_signing_key
+from seawall.context import signing_key_path
 from seawall.db import Database, upgrade_schema
 from seawall.logs import configure_logging
-from seawall.registry.bootstrap import bootstrap
+from seawall.registry.bootstrap import admin_has_default_password, bootstrap
 from seawall.settings import Settings
 
 logger = structlog.get_logger(__name__)
+
+HEADER_READ_TIMEOUT_MS = 5000
 
 
 def _settings_options(command: Any) -> Any:
@@ -35,7 +39,7 @@ def _load_settings(given: dict[str, Any]) -> Settings:
     values = {key: value for key, value in given.items() if value is not None}
     try:
         settings = Settings(**values)
-    except ValidationError as exc:
+    except (ValidationError, ValueError) as exc:
         raise click.UsageError(str(exc)) from exc
     # Worker processes rebuild their settings from the environment, so
     # command-line values are passed on as variables.
@@ -48,17 +52,22 @@ def prepare(settings: Settings) -> None:
     """Create the data folder, migrate the schema and create the first objects."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     os.environ["SEAWALL_DATA_DIR"] = str(settings.data_dir.resolve())
+    ensure_signing_key(signing_key_path(settings))
     upgrade_schema(settings.resolved_database_url)
     database = Database(settings.resolved_database_url)
     try:
         with database.session() as session:
-            bootstrap(
-                session,
-                settings.admin_password.get_secret_value(),
-                settings.uses_default_admin_password,
-            )
+            bootstrap(session, settings.admin_password.get_secret_value())
+            default_password = admin_has_default_password(session)
     finally:
         database.dispose()
+    if default_password:
+        logger.warning(
+            "admin password is the public default; set SEAWALL_ADMIN_PASSWORD before "
+            "the first start, or change the password, before anyone else can reach "
+            "this registry",
+            username="admin",
+        )
 
 
 @click.command()
@@ -68,14 +77,9 @@ def serve(**options: Any) -> None:
     settings = _load_settings(options)
     configure_logging(settings.log_format, settings.log_level)
     prepare(settings)
-    if settings.uses_default_admin_password:
-        logger.warning(
-            "default admin password in use; set SEAWALL_ADMIN_PASSWORD for any "
-            "registry reachable by others",
-            username="admin",
-        )
     from granian import Granian
     from granian.constants import Interfaces
+    from granian.http import HTTP1Settings
 
     logger.info(
         "server starting",
@@ -92,5 +96,8 @@ def serve(**options: Any) -> None:
         workers=settings.workers,
         factory=True,
         log_enabled=True,
-        backlog=2048,
+        backlog=4096,
+        # A client gets this long to send its request headers, so idle
+        # connections cannot hold every slot for long.
+        http1_settings=HTTP1Settings(header_read_timeout=HEADER_READ_TIMEOUT_MS),
     ).serve()

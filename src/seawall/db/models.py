@@ -31,9 +31,13 @@ class Base(DeclarativeBase):
 
 class User(Base):
     __tablename__ = "users"
+    __table_args__ = (UniqueConstraint("email", name="uq_users_email"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     username: Mapped[str] = mapped_column(String(255), unique=True)
+    email: Mapped[str | None] = mapped_column(String(255))
+    realname: Mapped[str] = mapped_column(String(255), default="")
+    comment: Mapped[str] = mapped_column(String(255), default="")
     password_hash: Mapped[str] = mapped_column(String(255))
     sysadmin: Mapped[bool] = mapped_column(Boolean, default=False)
     credential_version: Mapped[int] = mapped_column(Integer, default=1)
@@ -193,3 +197,77 @@ class UploadSession(Base):
     updated_at: Mapped[datetime] = mapped_column(
         UTCDateTime(), default=utcnow, onupdate=utcnow, index=True
     )
+
+
+class ProjectMember(Base):
+    """A user (entity type "u") or group ("g") with a Harbor role in a project."""
+
+    __tablename__ = "project_members"
+    __table_args__ = (UniqueConstraint("project_id", "entity_type", "entity_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE")
+    )
+    entity_type: Mapped[str] = mapped_column(String(1))
+    entity_id: Mapped[int] = mapped_column(Integer, index=True)
+    role_id: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[Timestamp]
+    updated_at: Mapped[datetime] = mapped_column(
+        UTCDateTime(), default=utcnow, onupdate=utcnow
+    )
+
+
+class Robot(Base):
+    """A Harbor v2 robot account; `permissions` is its JSON list of grants."""
+
+    __tablename__ = "robots"
+    __table_args__ = (UniqueConstraint("name", "project_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    description: Mapped[str] = mapped_column(Text, default="")
+    level: Mapped[str] = mapped_column(String(16))
+    project_id: Mapped[int | None] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE")
+    )
+    secret_hash: Mapped[str] = mapped_column(String(255))
+    duration: Mapped[int] = mapped_column(Integer)
+    expires_at: Mapped[int] = mapped_column(BigInteger)
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    permissions: Mapped[str] = mapped_column(Text)
+    creator_type: Mapped[str] = mapped_column(String(16), default="local")
+    creator_ref: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[Timestamp]
+    updated_at: Mapped[datetime] = mapped_column(
+        UTCDateTime(), default=utcnow, onupdate=utcnow
+    )
+
+
+class Configuration(Base):
+    """One system configuration key, its value stored as JSON."""
+
+    __tablename__ = "configurations"
+
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(
+        UTCDateTime(), default=utcnow, onupdate=utcnow
+    )
+
+
+class AuditLog(Base):
+    """A record of one state-changing API request: who, when, what and the result."""
+
+    __tablename__ = "audit_logs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    op_time: Mapped[Timestamp] = mapped_column(index=True)
+    username: Mapped[str] = mapped_column(String(255))
+    client_ip: Mapped[str] = mapped_column(String(64), default="")
+    operation: Mapped[str] = mapped_column(String(32))
+    resource_type: Mapped[str] = mapped_column(String(64))
+    resource: Mapped[str] = mapped_column(String(512))
+    result: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    request_id: Mapped[str] = mapped_column(String(128), default="")

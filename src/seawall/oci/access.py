@@ -1,30 +1,46 @@
-"""Authentication and the access check shared by every `/v2/` route."""
+"""Authentication and the access check shared by every `/v2/` route.
+
+A caller presents HTTP Basic credentials (user or robot), a bearer token
+issued by `/service/token`, or nothing. Basic callers and anonymous callers
+are checked against the permission table. Token callers are checked
+against the exact grants in their token, which the token service computed
+from the same table when it issued it.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import structlog
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
-from seawall.auth import (
-    ANONYMOUS,
-    InvalidCredentials,
-    Principal,
-    TooManyFailures,
-    parse_basic,
-)
+from seawall.auth import InvalidCredentials, Principal, TooManyFailures
+from seawall.auth.principal import PrincipalKind
+from seawall.auth.tokens import InvalidToken
 from seawall.context import RegistryContext
 from seawall.oci.errors import ErrorCode, OciError
-from seawall.policy import Action, ProjectFacts, decide
+from seawall.policy import Action, Decision, Permission, ProjectFacts, Resource
+from seawall.policy.decision import allow, deny
 from seawall.registry.errors import ProjectNotFound
 from seawall.registry.names import check_repository_name, project_of
-from seawall.registry.repositories import find_project
+from seawall.security import authenticate_basic, check_project, project_facts
 
 logger = structlog.get_logger(__name__)
 
-CHALLENGE = {"WWW-Authenticate": 'Basic realm="Seawall Registry"'}
+PULL = Permission(Resource.REPOSITORY, Action.PULL)
+PUSH = Permission(Resource.REPOSITORY, Action.PUSH)
+DELETE_ARTIFACT = Permission(Resource.ARTIFACT, Action.DELETE)
+DELETE_TAG = Permission(Resource.TAG, Action.DELETE)
+DELETE_BLOB = Permission(Resource.REPOSITORY, Action.DELETE)
+
+# The token action that covers each permission a `/v2/` route checks.
+TOKEN_ACTIONS: dict[Permission, str] = {
+    PULL: "pull",
+    PUSH: "push",
+    DELETE_ARTIFACT: "delete",
+    DELETE_TAG: "delete",
+    DELETE_BLOB: "delete",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,74 +55,107 @@ def context(request: Request) -> RegistryContext:
     return registry
 
 
-def unauthorized(message: str = "authentication required") -> OciError:
-    return OciError(ErrorCode.UNAUTHORIZED, message, headers=dict(CHALLENGE))
+def token_realm(request: Request) -> str:
+    registry = context(request)
+    base = registry.settings.external_url or str(request.base_url).rstrip("/")
+    return f"{base.rstrip('/')}/service/token"
 
 
-async def authenticate(request: Request) -> Principal:
+def unauthorized(
+    request: Request, message: str = "authentication required", scope: str | None = None
+) -> OciError:
+    """Return a 401 with a Bearer challenge naming the token service."""
+    registry = context(request)
+    challenge = (
+        f'Bearer realm="{token_realm(request)}",service="{registry.tokens.service}"'
+    )
+    if scope:
+        challenge += f',scope="{scope}"'
+    return OciError(
+        ErrorCode.UNAUTHORIZED, message, headers={"WWW-Authenticate": challenge}
+    )
+
+
+def _scope(repository: str, permission: Permission) -> str:
+    action = TOKEN_ACTIONS.get(permission, "pull")
+    actions = "pull" if action == "pull" else f"pull,{action}"
+    return f"repository:{repository}:{actions}"
+
+
+async def authenticate(request: Request, scope: str | None = None) -> Principal:
     """Return the caller, anonymous when no credentials were sent."""
     registry = context(request)
+    header = request.headers.get("authorization")
+    if header and header[:7].lower() == "bearer ":
+        try:
+            claims = registry.tokens.verify(header[7:].strip())
+        except InvalidToken as exc:
+            raise unauthorized(request, str(exc), scope) from exc
+        return Principal(
+            kind=PrincipalKind.USER,
+            username=claims.subject,
+            token_access=claims.access,
+            token_issued_at=claims.issued_at,
+        )
     client = request.client.host if request.client else "unknown"
     try:
-        credentials = parse_basic(request.headers.get("authorization"))
-        if credentials is None:
-            return ANONYMOUS
-        principal = registry.authenticator.cached(credentials)
-        if principal is not None:
-            return principal
-        return await run_in_threadpool(
-            registry.authenticator.verify, credentials, client
-        )
+        return await authenticate_basic(registry, header, client)
     except InvalidCredentials as exc:
-        raise unauthorized(str(exc)) from exc
+        raise unauthorized(request, str(exc), scope) from exc
     except TooManyFailures as exc:
         raise OciError(
             ErrorCode.TOOMANYREQUESTS,
-            "too many failed logins from this address; wait a minute and retry",
+            "too many failed logins; wait a minute and retry",
             headers={"Retry-After": "60"},
         ) from exc
 
 
-async def project_facts(registry: RegistryContext, name: str) -> ProjectFacts | None:
-    epoch = registry.epoch.current()
-    cached = registry.projects.get(name, epoch)
-    if cached is not None:
-        return cached
-    facts = await run_in_threadpool(_load_project, registry, name)
-    registry.projects.put(name, epoch, facts)
-    return facts
+def _check_token(
+    principal: Principal, project: ProjectFacts, repository: str, permission: Permission
+) -> Decision:
+    assert principal.token_access is not None
+    if principal.token_issued_at < int(project.created_at):
+        return deny(
+            f"token was issued before project {project.name} was created; request a new one",
+            "token-predates-project",
+        )
+    action = TOKEN_ACTIONS.get(permission)
+    if action is not None and (repository, action) in principal.token_access:
+        return allow(f"token grants {action} on {repository}", "token-scope")
+    return deny(
+        f"token for {principal.username} does not grant {action or permission} on {repository}",
+        "token-scope",
+    )
 
 
-def _load_project(registry: RegistryContext, name: str) -> ProjectFacts | None:
-    with registry.db.session() as session:
-        project = find_project(session, name)
-        if project is None:
-            return None
-        return ProjectFacts(project.id, project.name, project.public)
-
-
-async def authorize(request: Request, repository: str, action: Action) -> Access:
-    """Authenticate the caller and check `action` on `repository`, or raise."""
+async def authorize(
+    request: Request, repository: str, permission: Permission
+) -> Access:
+    """Authenticate the caller and check `permission` on `repository`, or raise."""
     check_repository_name(repository)
-    principal = await authenticate(request)
+    scope = _scope(repository, permission)
+    principal = await authenticate(request, scope)
     registry = context(request)
     project_name = project_of(repository)
     project = await project_facts(registry, project_name)
     if project is None:
         if principal.anonymous:
-            raise unauthorized()
+            raise unauthorized(request, scope=scope)
         raise ProjectNotFound(project_name)
-    decision = decide(principal, project, action)
+    if principal.token_access is not None:
+        decision = _check_token(principal, project, repository, permission)
+    else:
+        decision = await check_project(registry, principal, project, permission)
     if not decision.allowed:
         logger.info(
             "access denied",
             user=principal.username,
             repository=repository,
-            action=action.value,
+            permission=str(permission),
             rule=decision.rule,
             reason=decision.reason,
         )
-        if principal.anonymous:
-            raise unauthorized(decision.reason)
+        if principal.anonymous or principal.token_access is not None:
+            raise unauthorized(request, decision.reason, scope)
         raise OciError(ErrorCode.DENIED, decision.reason)
     return Access(principal, project, repository)

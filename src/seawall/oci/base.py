@@ -7,12 +7,14 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from seawall.oci.access import authenticate, unauthorized
+from seawall.routing import guarded
 
 
+@guarded("authenticated")
 async def version_check(request: Request) -> Response:
     principal = await authenticate(request)
     if principal.anonymous:
-        raise unauthorized()
+        raise unauthorized(request)
     return JSONResponse({})
 
 

@@ -12,20 +12,20 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from seawall.context import RegistryContext
-from seawall.oci.access import authorize, context
+from seawall.oci.access import DELETE_BLOB, PULL, authorize, context
 from seawall.oci.errors import ErrorCode, OciError
-from seawall.policy import Action
 from seawall.registry.blobs import require_linked_blob, unlink_blob
 from seawall.registry.errors import BlobNotFound
 from seawall.registry.names import to_digest
 from seawall.registry.repositories import require_repository
+from seawall.routing import guarded
 from seawall.storage import Digest
 
-_RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
+_RANGE_RE = re.compile(r"bytes=([0-9]{0,19})-([0-9]{0,19})")
 
 
 def _stat_blob(registry: RegistryContext, name: str, digest: Digest) -> os.stat_result:
-    with registry.db.session() as session:
+    with registry.db.session(read_only=True) as session:
         require_linked_blob(session, name, digest)
     try:
         return os.stat(registry.store.blob_path(digest))
@@ -42,10 +42,10 @@ def check_range(header: str | None, size: int) -> bool:
     """
     if header is None:
         return False
-    value = header.strip()
-    if not value.lower().startswith("bytes=") or "," in value:
+    value = header.strip().lower()
+    if not value.startswith("bytes=") or "," in value:
         return False
-    match = _RANGE_RE.match(value)
+    match = _RANGE_RE.fullmatch(value)
     error = OciError(
         ErrorCode.SIZE_INVALID,
         f"range {header!r} cannot be served: the blob has {size} bytes; "
@@ -76,9 +76,10 @@ class _WholeFileResponse(FileResponse):
         await super().__call__({**scope, "headers": headers}, receive, send)
 
 
+@guarded("repository:pull")
 async def get_blob(request: Request) -> Response:
     name = request.path_params["name"]
-    access = await authorize(request, name, Action.PULL)
+    access = await authorize(request, name, PULL)
     digest = to_digest(request.path_params["digest"])
     registry = context(request)
     stat = await run_in_threadpool(_stat_blob, registry, access.repository, digest)
@@ -102,8 +103,9 @@ def _delete_blob(registry: RegistryContext, name: str, digest: Digest) -> None:
         unlink_blob(session, repository, digest)
 
 
+@guarded("repository:delete")
 async def delete_blob(request: Request) -> Response:
-    access = await authorize(request, request.path_params["name"], Action.DELETE)
+    access = await authorize(request, request.path_params["name"], DELETE_BLOB)
     digest = to_digest(request.path_params["digest"])
     await run_in_threadpool(_delete_blob, context(request), access.repository, digest)
     return Response(status_code=202, headers={"Docker-Content-Digest": str(digest)})

@@ -88,6 +88,7 @@ _MAPPING: list[tuple[type[registry_errors.RegistryError], ErrorCode, int | None]
     (registry_errors.ManifestTooLarge, ErrorCode.MANIFEST_INVALID, 413),
     (registry_errors.ManifestInvalid, ErrorCode.MANIFEST_INVALID, None),
     (registry_errors.ManifestBlobUnknown, ErrorCode.MANIFEST_BLOB_UNKNOWN, None),
+    (registry_errors.ManifestInUse, ErrorCode.DENIED, 409),
     (registry_errors.Unsupported, ErrorCode.UNSUPPORTED, None),
 ]
 

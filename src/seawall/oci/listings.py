@@ -7,22 +7,26 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from seawall.oci.access import authenticate, authorize, context
+from seawall.oci.access import PULL, authenticate, authorize, context
+from seawall.oci.errors import ErrorCode, OciError
 from seawall.oci.pagination import next_link, page_params
-from seawall.policy import Action, catalog_scope
+from seawall.policy import catalog_scope
 from seawall.registry.listings import list_referrers, list_repositories, list_tags
 from seawall.registry.media_types import OCI_INDEX
 from seawall.registry.names import to_digest
+from seawall.routing import guarded
+from seawall.security import visible_project_ids
 
 
+@guarded("repository:pull")
 async def tags_list(request: Request) -> Response:
     name = request.path_params["name"]
-    access = await authorize(request, name, Action.PULL)
+    access = await authorize(request, name, PULL)
     registry = context(request)
     size, last = page_params(request)
 
     def load() -> list[str]:
-        with registry.db.session() as session:
+        with registry.db.session(read_only=True) as session:
             return list_tags(session, access.repository, size + 1, last)
 
     tags = await run_in_threadpool(load)
@@ -31,14 +35,15 @@ async def tags_list(request: Request) -> Response:
     return JSONResponse({"name": name, "tags": page}, headers=headers)
 
 
+@guarded("filtered: repositories the caller may pull")
 async def catalog(request: Request) -> Response:
     principal = await authenticate(request)
     registry = context(request)
     size, last = page_params(request)
-    scope = catalog_scope(principal)
+    scope = catalog_scope(principal, await visible_project_ids(registry, principal))
 
     def load() -> list[str]:
-        with registry.db.session() as session:
+        with registry.db.session(read_only=True) as session:
             return list_repositories(session, scope, size + 1, last)
 
     names = await run_in_threadpool(load)
@@ -47,15 +52,22 @@ async def catalog(request: Request) -> Response:
     return JSONResponse({"repositories": page}, headers=headers)
 
 
+@guarded("repository:pull")
 async def referrers(request: Request) -> Response:
     name = request.path_params["name"]
-    access = await authorize(request, name, Action.PULL)
+    access = await authorize(request, name, PULL)
     subject = to_digest(request.path_params["digest"])
     artifact_type = request.query_params.get("artifactType")
+    if artifact_type is not None and "\x00" in artifact_type:
+        raise OciError(
+            ErrorCode.UNSUPPORTED,
+            "invalid artifactType: contains a NUL character",
+            status=400,
+        )
     registry = context(request)
 
     def load() -> list[dict[str, object]]:
-        with registry.db.session() as session:
+        with registry.db.session(read_only=True) as session:
             return list_referrers(session, access.repository, subject, artifact_type)
 
     descriptors = await run_in_threadpool(load)

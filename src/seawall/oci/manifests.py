@@ -8,19 +8,27 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from seawall.context import CACHEABLE_MANIFEST_BYTES, CachedManifest, RegistryContext
-from seawall.oci.access import authorize, context
-from seawall.policy import Action
+from seawall.oci.access import (
+    DELETE_ARTIFACT,
+    DELETE_TAG,
+    PULL,
+    PUSH,
+    authorize,
+    context,
+)
+from seawall.oci.numbers import parse_decimal
 from seawall.registry import media_types
 from seawall.registry.errors import ManifestNotFound, ManifestTooLarge, SizeInvalid
 from seawall.registry.manifests import delete_manifest, put_manifest, resolve_manifest
 from seawall.registry.names import check_tag, is_digest_reference, to_digest
+from seawall.routing import guarded
 from seawall.storage import parse_digest
 
 
 def _load_manifest(
     registry: RegistryContext, name: str, reference: str
 ) -> CachedManifest:
-    with registry.db.session() as session:
+    with registry.db.session(read_only=True) as session:
         record = resolve_manifest(session, name, reference)
     body = registry.store.read_blob(parse_digest(record.digest))
     return CachedManifest(record.digest, record.media_type, body)
@@ -43,10 +51,11 @@ async def _manifest(request: Request, name: str, reference: str) -> CachedManife
     return manifest
 
 
+@guarded("repository:pull")
 async def get_manifest(request: Request) -> Response:
     name = request.path_params["name"]
     reference = request.path_params["reference"]
-    await authorize(request, name, Action.PULL)
+    await authorize(request, name, PULL)
     manifest = await _manifest(request, name, reference)
     # Clients such as skopeo send one Accept header per media type.
     accept = ", ".join(request.headers.getlist("accept"))
@@ -67,13 +76,14 @@ async def get_manifest(request: Request) -> Response:
 
 
 async def _read_limited(request: Request, limit: int) -> bytes:
-    length = request.headers.get("content-length")
-    if length is not None and length.isdigit() and int(length) > limit:
+    header = request.headers.get("content-length")
+    length = parse_decimal(header) if header is not None else None
+    if header is not None and length is None:
+        raise SizeInvalid(f"Content-Length {header!r} is not a non-negative integer")
+    if length is not None and length > limit:
         raise ManifestTooLarge(
             f"manifest is {length} bytes; the limit is {limit} bytes"
         )
-    if length is not None and not length.isdigit():
-        raise SizeInvalid(f"Content-Length {length!r} is not a non-negative integer")
     chunks: list[bytes] = []
     received = 0
     try:
@@ -87,17 +97,18 @@ async def _read_limited(request: Request, limit: int) -> bytes:
             "the client closed the connection before the body ended"
         ) from None
     body = b"".join(chunks)
-    if length is not None and int(length) != len(body):
+    if length is not None and length != len(body):
         raise SizeInvalid(
             f"received {len(body)} bytes but Content-Length declared {length}"
         )
     return body
 
 
+@guarded("repository:push")
 async def put_manifest_route(request: Request) -> Response:
     name = request.path_params["name"]
     reference = request.path_params["reference"]
-    access = await authorize(request, name, Action.PUSH)
+    access = await authorize(request, name, PUSH)
     registry = context(request)
     body = await _read_limited(request, registry.settings.max_manifest_bytes)
     content_type = request.headers.get("content-type")
@@ -112,7 +123,7 @@ async def put_manifest_route(request: Request) -> Response:
                 body,
                 content_type,
             )
-        registry.epoch.bump()
+        registry.metadata_changed()
         return result.digest, result.subject
 
     digest, subject = await run_in_threadpool(store)
@@ -125,16 +136,18 @@ async def put_manifest_route(request: Request) -> Response:
     return Response(status_code=201, headers=headers)
 
 
+@guarded("artifact:delete or tag:delete")
 async def delete_manifest_route(request: Request) -> Response:
     name = request.path_params["name"]
     reference = request.path_params["reference"]
-    access = await authorize(request, name, Action.DELETE)
+    permission = DELETE_ARTIFACT if is_digest_reference(reference) else DELETE_TAG
+    access = await authorize(request, name, permission)
     registry = context(request)
 
     def remove() -> None:
         with registry.db.session() as session:
             delete_manifest(session, access.repository, reference)
-        registry.epoch.bump()
+        registry.metadata_changed()
 
     await run_in_threadpool(remove)
     return Response(status_code=202)

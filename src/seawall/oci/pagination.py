@@ -7,6 +7,7 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 
 from seawall.oci.errors import ErrorCode, OciError
+from seawall.oci.numbers import parse_decimal
 
 # Listings return at most this many entries per page, with a Link to the next.
 MAX_PAGE_ENTRIES = 1000
@@ -17,7 +18,8 @@ def page_params(request: Request) -> tuple[int, str | None]:
     raw = request.query_params.get("n")
     size = MAX_PAGE_ENTRIES
     if raw is not None:
-        if not raw.isdigit():
+        parsed = parse_decimal(raw)
+        if parsed is None:
             # The spec defines no code for a bad page size; UNSUPPORTED with
             # 400 keeps the reply inside the spec's list of codes.
             raise OciError(
@@ -26,8 +28,13 @@ def page_params(request: Request) -> tuple[int, str | None]:
                 {"n": raw},
                 status=400,
             )
-        size = min(int(raw), MAX_PAGE_ENTRIES)
-    return size, request.query_params.get("last") or None
+        size = min(parsed, MAX_PAGE_ENTRIES)
+    last = request.query_params.get("last") or None
+    if last is not None and "\x00" in last:
+        raise OciError(
+            ErrorCode.UNSUPPORTED, "invalid last: contains a NUL character", status=400
+        )
+    return size, last
 
 
 def next_link(

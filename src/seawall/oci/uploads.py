@@ -10,16 +10,19 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from seawall.oci.access import Access, authorize, context
-from seawall.policy import Action
+from seawall.oci.access import PULL, PUSH, Access, authorize, context
+from seawall.oci.numbers import parse_decimal
 from seawall.registry.blobs import find_linked_blob, link_blob
 from seawall.registry.errors import SizeInvalid, UploadInvalid
 from seawall.registry.names import check_repository_name, to_digest
 from seawall.registry.repositories import ensure_repository
 from seawall.registry.uploads import UploadState
+from seawall.routing import guarded
 from seawall.storage import Digest
 
-_CONTENT_RANGE_RE = re.compile(r"^(?:bytes[ =])?(\d+)-(\d+)(?:/(?:\d+|\*))?$")
+_CONTENT_RANGE_RE = re.compile(
+    r"(?:bytes[ =])?([0-9]{1,19})-([0-9]{1,19})(?:/(?:[0-9]{1,19}|\*))?"
+)
 
 
 def _upload_headers(name: str, state: UploadState) -> dict[str, str]:
@@ -49,9 +52,21 @@ def _required_length(request: Request) -> int:
             "Content-Length header is required for a single-request upload; "
             "send the blob size, or upload in chunks with POST then PATCH"
         )
-    if not value.isdigit():
+    length = parse_decimal(value)
+    if length is None:
         raise SizeInvalid(f"Content-Length {value!r} is not a non-negative integer")
-    return int(value)
+    return length
+
+
+def _optional_length(request: Request) -> int | None:
+    """Return the Content-Length if sent, rejecting a malformed one."""
+    value = request.headers.get("content-length")
+    if value is None:
+        return None
+    length = parse_decimal(value)
+    if length is None:
+        raise SizeInvalid(f"Content-Length {value!r} is not a non-negative integer")
+    return length
 
 
 async def _body(request: Request) -> AsyncIterator[bytes]:
@@ -65,9 +80,10 @@ async def _body(request: Request) -> AsyncIterator[bytes]:
         ) from None
 
 
+@guarded("repository:push")
 async def start_upload(request: Request) -> Response:
     name = request.path_params["name"]
-    access = await authorize(request, name, Action.PUSH)
+    access = await authorize(request, name, PUSH)
     registry = context(request)
     mount = request.query_params.get("mount")
     if mount is not None:
@@ -102,7 +118,7 @@ async def _try_mount(
         return None
     try:
         check_repository_name(source)
-        await authorize(request, source, Action.PULL)
+        await authorize(request, source, PULL)
     except Exception:
         return None
     registry = context(request)
@@ -118,9 +134,10 @@ async def _try_mount(
     return digest if await run_in_threadpool(link) else None
 
 
+@guarded("repository:push")
 async def upload_status(request: Request) -> Response:
     name = request.path_params["name"]
-    await authorize(request, name, Action.PUSH)
+    await authorize(request, name, PUSH)
     registry = context(request)
     state = await run_in_threadpool(
         registry.uploads.state, name, request.path_params["upload_id"]
@@ -135,7 +152,7 @@ def _content_range(
     header = request.headers.get("content-range")
     if header is None:
         return None, length
-    match = _CONTENT_RANGE_RE.match(header.strip())
+    match = _CONTENT_RANGE_RE.fullmatch(header.strip())
     if match is None:
         raise UploadInvalid(f"invalid Content-Range {header!r}: expected START-END")
     start, end = int(match.group(1)), int(match.group(2))
@@ -150,15 +167,13 @@ def _content_range(
     return start, chunk_length
 
 
+@guarded("repository:push")
 async def patch_upload(request: Request) -> Response:
     name = request.path_params["name"]
-    await authorize(request, name, Action.PUSH)
+    await authorize(request, name, PUSH)
     registry = context(request)
     upload_id = request.path_params["upload_id"]
-    length = request.headers.get("content-length")
-    declared = int(length) if length is not None and length.isdigit() else None
-    if length is not None and declared is None:
-        raise SizeInvalid(f"Content-Length {length!r} is not a non-negative integer")
+    declared = _optional_length(request)
     async with registry.uploads.lock(upload_id):
         state = await run_in_threadpool(registry.uploads.state, name, upload_id)
         start, expected = _content_range(request, declared)
@@ -167,17 +182,17 @@ async def patch_upload(request: Request) -> Response:
     return Response(status_code=202, headers=_upload_headers(name, state))
 
 
+@guarded("repository:push")
 async def finish_upload(request: Request) -> Response:
     name = request.path_params["name"]
-    await authorize(request, name, Action.PUSH)
+    await authorize(request, name, PUSH)
     registry = context(request)
     upload_id = request.path_params["upload_id"]
     digest_param = request.query_params.get("digest")
     if digest_param is None:
         raise UploadInvalid("digest query parameter is required to complete an upload")
     digest = to_digest(digest_param)
-    length = request.headers.get("content-length")
-    declared = int(length) if length is not None and length.isdigit() else None
+    declared = _optional_length(request)
     async with registry.uploads.lock(upload_id):
         state = await run_in_threadpool(registry.uploads.state, name, upload_id)
         if declared != 0:
@@ -188,9 +203,10 @@ async def finish_upload(request: Request) -> Response:
     return _blob_created(name, digest)
 
 
+@guarded("repository:push")
 async def cancel_upload(request: Request) -> Response:
     name = request.path_params["name"]
-    await authorize(request, name, Action.PUSH)
+    await authorize(request, name, PUSH)
     registry = context(request)
     await run_in_threadpool(
         registry.uploads.cancel, name, request.path_params["upload_id"]

@@ -6,15 +6,14 @@ import structlog
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from seawall.auth import hash_password
+from seawall.auth import hash_password, verify_password
 from seawall.db.models import Project, ProjectMetadata, User
+from seawall.settings import DEFAULT_ADMIN_PASSWORD
 
 logger = structlog.get_logger(__name__)
 
 
-def bootstrap(
-    session: Session, admin_password: str, default_password_in_use: bool
-) -> None:
+def bootstrap(session: Session, admin_password: str) -> None:
     """Create `admin` and `library` if they do not exist yet."""
     admin = session.scalars(select(User).where(User.username == "admin")).one_or_none()
     if admin is None:
@@ -24,12 +23,6 @@ def bootstrap(
         session.add(admin)
         session.flush()
         logger.info("admin user created", username="admin")
-        if default_password_in_use:
-            logger.warning(
-                "admin password is the public default; set SEAWALL_ADMIN_PASSWORD before "
-                "the first start, or change the password, before exposing this registry",
-                username="admin",
-            )
     library = session.scalars(
         select(Project).where(Project.name == "library")
     ).one_or_none()
@@ -38,3 +31,11 @@ def bootstrap(
         library.metadata_items.append(ProjectMetadata(name="public", value="true"))
         session.add(library)
         logger.info("project created", project="library", public=True)
+
+
+def admin_has_default_password(session: Session) -> bool:
+    """Return whether user admin still has Harbor's public default password."""
+    admin = session.scalars(select(User).where(User.username == "admin")).one_or_none()
+    return admin is not None and verify_password(
+        admin.password_hash, DEFAULT_ADMIN_PASSWORD
+    )

@@ -28,8 +28,8 @@ class MetadataEpoch:
     # is also published through Redis, run one host per database, or set the
     # cache sizes to zero.
 
-    def __init__(self, data_dir: Path) -> None:
-        self.path = data_dir / "metadata-epoch"
+    def __init__(self, data_dir: Path, name: str = "metadata-epoch") -> None:
+        self.path = data_dir / name
 
     def current(self) -> Epoch:
         try:

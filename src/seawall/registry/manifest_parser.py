@@ -60,9 +60,38 @@ def _load_json(body: bytes) -> dict[str, Any]:
         raise ManifestInvalid(f"manifest is not valid JSON: {exc}") from exc
     except RecursionError as exc:
         raise ManifestInvalid("manifest JSON is nested too deeply") from exc
+    except ValueError as exc:
+        # For example an integer literal longer than Python's 4300-digit limit.
+        raise ManifestInvalid(f"manifest is not valid JSON: {exc}") from exc
     if not isinstance(document, dict):
         raise ManifestInvalid("manifest must be a JSON object")
+    _check_strings(document)
     return document
+
+
+def _check_strings(document: object) -> None:
+    """Reject NUL characters and unpaired surrogates anywhere in the document.
+
+    Both are valid JSON escapes but cannot be stored as text in PostgreSQL
+    or encoded as UTF-8, so they would fail later, half-way through a push.
+    """
+    pending: list[object] = [document]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+        elif isinstance(item, str):
+            if "\x00" in item:
+                raise ManifestInvalid("manifest contains a NUL character in a string")
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                raise ManifestInvalid(
+                    "manifest contains an unpaired surrogate escape"
+                ) from exc
 
 
 def _resolve_media_type(

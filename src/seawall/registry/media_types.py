@@ -33,18 +33,27 @@ FOREIGN_LAYERS = frozenset(
 def accepts(accept_header: str | None, media_type: str) -> bool:
     """Return whether an `Accept` header admits `media_type`.
 
-    An absent header, `*/*` and `application/*` admit everything. Parameters
-    such as `q=` are ignored, except that `q=0` excludes the type.
+    An absent header, `*/*` and `application/*` admit everything. A type
+    whose weight is zero (`q=0`, `q=0.0`, `Q=0.000`) is excluded; other
+    parameters are ignored.
     """
     if not accept_header:
         return True
     for item in accept_header.split(","):
-        value, _, params = item.strip().partition(";")
+        value, *parameters = item.split(";")
         value = value.strip().lower()
-        if "q=0" in params.replace(" ", "") and not params.replace(" ", "").startswith(
-            "q=0."
-        ):
+        if value not in {"*/*", "application/*", media_type}:
             continue
-        if value in {"*/*", "application/*", media_type}:
+        if not any(_zero_weight(parameter) for parameter in parameters):
             return True
     return False
+
+
+def _zero_weight(parameter: str) -> bool:
+    name, _, value = parameter.strip().partition("=")
+    if name.strip().lower() != "q":
+        return False
+    try:
+        return float(value.strip()) == 0.0
+    except ValueError:
+        return False

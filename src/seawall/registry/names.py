@@ -20,7 +20,7 @@ def check_repository_name(name: str) -> str:
             f"repository name is {len(name)} characters long; the limit is {MAX_NAME_LENGTH}",
             {"name": name[:MAX_NAME_LENGTH]},
         )
-    if not _NAME_RE.match(name):
+    if not _NAME_RE.fullmatch(name):
         raise NameInvalid(
             f"invalid repository name {name!r}: use lowercase path components of "
             "letters and digits separated by '.', '_', '__' or '-', joined by '/'",
@@ -40,7 +40,7 @@ def project_of(name: str) -> str:
 
 
 def is_tag(reference: str) -> bool:
-    return bool(_TAG_RE.match(reference))
+    return bool(_TAG_RE.fullmatch(reference))
 
 
 def check_tag(tag: str) -> str:

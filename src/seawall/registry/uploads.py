@@ -34,7 +34,8 @@ from seawall.registry.errors import (
 )
 from seawall.registry.repositories import ensure_repository
 from seawall.storage import BlobStore, Digest
-from seawall.storage.appender import StagingBuffer, UploadAppender
+from seawall.storage.appender import StagingBuffer, UploadAppender, UploadFileLock
+from seawall.storage.filesystem import is_upload_id
 
 if TYPE_CHECKING:
     from hashlib import _Hash
@@ -92,7 +93,9 @@ class UploadService:
 
     def state(self, repository_name: str, upload_id: str) -> UploadState:
         """Return the upload's state, or raise `UploadNotFound`."""
-        with self.db.session() as session:
+        if not is_upload_id(upload_id):
+            raise UploadNotFound(upload_id)
+        with self.db.session(read_only=True) as session:
             row = session.get(UploadSession, upload_id)
             if row is None or row.repository_name != repository_name:
                 raise UploadNotFound(upload_id)
@@ -133,21 +136,42 @@ class UploadService:
         `start` is the first byte offset of a `Content-Range`, which must be
         the current size. `length` is the declared body length, checked
         against what arrived. A failure leaves the upload as it was.
+
+        The upload file is locked with `flock` from the offset check to the
+        end of the write, so two requests for the same upload, even in two
+        worker processes, never write over each other.
         """
-        if start is not None and start != state.size:
+        lock = UploadFileLock(self.store.upload_path(state.upload_id))
+        try:
+            size = await run_in_threadpool(lock.acquire)
+        except FileNotFoundError:
+            raise UploadNotFound(state.upload_id) from None
+        try:
+            return await self._append_locked(state, size, chunks, start, length)
+        finally:
+            lock.release()
+
+    async def _append_locked(
+        self,
+        state: UploadState,
+        size: int,
+        chunks: AsyncIterator[bytes],
+        start: int | None,
+        length: int | None,
+    ) -> int:
+        if start is not None and start != size:
             raise RangeNotSatisfiable(
-                f"chunk starts at byte {start} but the upload has {state.size} bytes; "
-                f"send the next chunk from byte {state.size}",
-                state.size,
+                f"chunk starts at byte {start} but the upload has {size} bytes; "
+                f"send the next chunk from byte {size}",
+                size,
             )
         running = self._hashes.get(state.upload_id)
-        if running is not None and running.offset != state.size:
+        if running is not None and running.offset != size:
             running = None
             self._hashes.pop(state.upload_id, None)
-        path = self.store.upload_path(state.upload_id)
         written = 0
         try:
-            appender = UploadAppender(path, state.size)
+            appender = UploadAppender(self.store.upload_path(state.upload_id), size)
             try:
                 written = await _copy_stream(chunks, appender, running)
             finally:
@@ -158,15 +182,13 @@ class UploadService:
                     {"received": written, "declared": length},
                 )
         except BaseException:
-            await run_in_threadpool(
-                self.store.truncate_upload, state.upload_id, state.size
-            )
+            await run_in_threadpool(self.store.truncate_upload, state.upload_id, size)
             self._hashes.pop(state.upload_id, None)
             raise
         if running is not None:
             running.offset += written
-        await run_in_threadpool(self._touch, state.upload_id, state.size + written)
-        return state.size + written
+        await run_in_threadpool(self._touch, state.upload_id, size + written)
+        return size + written
 
     def _touch(self, upload_id: str, size: int) -> None:
         with self.db.session() as session:
@@ -183,9 +205,17 @@ class UploadService:
         Returns the blob size. On a digest mismatch the upload is discarded,
         nothing is stored, and `DigestInvalid` is raised.
         """
-        size = self.store.upload_size(state.upload_id)
-        if size is None:
-            raise UploadNotFound(state.upload_id)
+        lock = UploadFileLock(self.store.upload_path(state.upload_id))
+        try:
+            size = lock.acquire()
+        except FileNotFoundError:
+            raise UploadNotFound(state.upload_id) from None
+        try:
+            return self._commit_locked(state, digest, size)
+        finally:
+            lock.release()
+
+    def _commit_locked(self, state: UploadState, digest: Digest, size: int) -> int:
         actual = self._final_digest(state.upload_id, digest.algorithm, size)
         if actual != digest.hex:
             self._forget(state.upload_id)
@@ -245,7 +275,7 @@ class UploadService:
         return len(expired)
 
     def _known_ids(self) -> list[str]:
-        with self.db.session() as session:
+        with self.db.session(read_only=True) as session:
             return list(session.scalars(select(UploadSession.id)))
 
 

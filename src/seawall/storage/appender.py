@@ -13,6 +13,7 @@ buffered writes only.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import mmap
 import os
 from pathlib import Path
@@ -83,3 +84,29 @@ class UploadAppender:
     def close(self) -> None:
         self._close_direct()
         os.close(self._buffered)
+
+
+class UploadFileLock:
+    """An exclusive `flock` on an upload file, shared by every worker process."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: int | None = None
+
+    def acquire(self) -> int:
+        """Wait for the lock and return the file's size under it."""
+        fd = os.open(self.path, os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            size = os.fstat(fd).st_size
+        except BaseException:
+            os.close(fd)
+            raise
+        self._fd = fd
+        return size
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None

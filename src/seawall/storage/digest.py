@@ -39,7 +39,7 @@ class Digest:
 
 def parse_digest(value: str) -> Digest:
     """Parse `value` as a digest, raising `InvalidDigest` or `UnsupportedDigest`."""
-    if not _DIGEST_RE.match(value):
+    if not _DIGEST_RE.fullmatch(value):
         raise InvalidDigest(f"invalid digest {value!r}: expected ALGORITHM:HEX")
     algorithm, _, encoded = value.partition(":")
     length = ALGORITHMS.get(algorithm)

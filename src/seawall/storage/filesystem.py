@@ -21,6 +21,7 @@ import contextlib
 import os
 import re
 import time
+import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -29,6 +30,10 @@ from seawall.storage.digest import Digest
 
 _UPLOAD_ID_RE = re.compile(r"^[a-f0-9-]{32,64}$")
 _READ_CHUNK = 4 * 1024 * 1024
+
+
+def is_upload_id(value: str) -> bool:
+    return bool(_UPLOAD_ID_RE.fullmatch(value))
 
 
 class StorageError(OSError):
@@ -65,7 +70,9 @@ class BlobStore:
         """Store small content such as a manifest whose digest the caller computed."""
         if self.blob_path(digest).exists():
             return
-        temp = self.uploads_dir / f"direct-{os.urandom(16).hex()}"
+        # A name in the upload id format, so the purge of abandoned uploads
+        # also removes this file if the process dies before the rename.
+        temp = self.uploads_dir / str(uuid.uuid4())
         with temp.open("wb") as file:
             file.write(data)
             file.flush()
@@ -79,7 +86,7 @@ class BlobStore:
     # Uploads
 
     def upload_path(self, upload_id: str) -> Path:
-        if not _UPLOAD_ID_RE.match(upload_id):
+        if not is_upload_id(upload_id):
             raise StorageError(f"invalid upload id {upload_id!r}")
         return self.uploads_dir / upload_id
 

@@ -1,0 +1,119 @@
+"""`Range` checks on blob reads: one byte range, the whole blob, or 416 (RFC 9110)."""
+
+from __future__ import annotations
+
+import pytest
+
+from seawall.oci.blobs import check_range
+from seawall.oci.errors import ErrorCode, OciError
+
+SIZE = 10
+
+
+def range_error(header: str, size: int = SIZE) -> OciError:
+    with pytest.raises(OciError) as caught:
+        check_range(header, size)
+    return caught.value
+
+
+def test_absent_header_serves_whole_blob() -> None:
+    assert check_range(None, SIZE) is False
+
+
+def test_absent_header_on_empty_blob() -> None:
+    assert check_range(None, 0) is False
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "bytes=0-9",
+        "bytes=0-0",
+        "bytes=9-9",
+        "bytes=3-5",
+        "bytes=0-",
+        "bytes=9-",
+        "bytes=-1",
+        "bytes=-10",
+        " bytes=2-4 ",
+    ],
+)
+def test_satisfiable_range_served(header: str) -> None:
+    assert check_range(header, SIZE) is True
+
+
+def test_end_past_size_served() -> None:
+    assert check_range("bytes=5-1000", SIZE) is True
+
+
+def test_suffix_longer_than_blob_served() -> None:
+    assert check_range("bytes=-100", SIZE) is True
+
+
+def test_suffix_on_empty_blob_served() -> None:
+    assert check_range("bytes=-5", 0) is True
+
+
+def test_unit_name_case_insensitive() -> None:
+    assert check_range("BYTES=0-1", SIZE) is True
+
+
+@pytest.mark.parametrize("header", ["items=0-1", "lines=0-", "", "0-1", "bytes 0-1"])
+def test_unknown_unit_ignored(header: str) -> None:
+    assert check_range(header, SIZE) is False
+
+
+@pytest.mark.parametrize(
+    "header", ["bytes=0-1,3-4", "bytes=0-1, 5-", "bytes=20-30,0-1"]
+)
+def test_multiple_ranges_ignored(header: str) -> None:
+    assert check_range(header, SIZE) is False
+
+
+@pytest.mark.parametrize("header", ["bytes=10-", "bytes=10-20", "bytes=100-"])
+def test_start_at_or_past_size_rejected(header: str) -> None:
+    assert range_error(header).status == 416
+
+
+@pytest.mark.parametrize("header", ["bytes=0-0", "bytes=0-"])
+def test_any_start_on_empty_blob_rejected(header: str) -> None:
+    assert range_error(header, size=0).status == 416
+
+
+def test_end_before_start_rejected() -> None:
+    assert range_error("bytes=5-4").status == 416
+
+
+def test_zero_suffix_rejected() -> None:
+    assert range_error("bytes=-0").status == 416
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "bytes=",
+        "bytes=-",
+        "bytes=a-b",
+        "bytes=1-2-3",
+        "bytes= 0-1",
+        "bytes=0x1-2",
+    ],
+)
+def test_malformed_range_rejected(header: str) -> None:
+    assert range_error(header).status == 416
+
+
+def test_rejection_code_size_invalid() -> None:
+    assert range_error("bytes=10-").code is ErrorCode.SIZE_INVALID
+
+
+def test_rejection_sends_content_range() -> None:
+    assert range_error("bytes=10-").headers == {"Content-Range": f"bytes */{SIZE}"}
+
+
+def test_rejection_detail_has_size() -> None:
+    assert range_error("bytes=10-").detail == {"size": SIZE}
+
+
+def test_rejection_message_names_header() -> None:
+    assert "'bytes=10-'" in range_error("bytes=10-").message
