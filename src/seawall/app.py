@@ -10,8 +10,11 @@ import structlog
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
+from starlette.routing import Mount
 
 from seawall import oci
+from seawall.api import create_api
+from seawall.api.app import API_PREFIX
 from seawall.context import RegistryContext
 from seawall.logs import configure_logging
 from seawall.middleware import RequestContextMiddleware
@@ -51,8 +54,9 @@ def create_app(settings: Settings) -> Starlette:
             purge.cancel()
             registry.db.dispose()
 
+    api = create_api(registry)
     app = Starlette(
-        routes=oci.routes,
+        routes=[*oci.routes, Mount(API_PREFIX, app=api)],
         lifespan=lifespan,
         exception_handlers={
             OciError: handle_oci_error,
