@@ -56,7 +56,9 @@ def _all_guards(tmp_path: Path) -> dict[str, str | None]:
                 elif isinstance(inner, Route):
                     guards[f"{route.path}{inner.path}"] = guard_of(inner.endpoint)
         elif isinstance(route, Route):
-            guards[f"{sorted(route.methods or [])} {route.path}"] = guard_of(route.endpoint)
+            guards[f"{sorted(route.methods or [])} {route.path}"] = guard_of(
+                route.endpoint
+            )
     return guards
 
 

@@ -7,7 +7,15 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 
 from seawall import __version__
-from seawall.api import members, projects, repositories, robots, system, users
+from seawall.api import (
+    artifacts,
+    members,
+    projects,
+    repositories,
+    robots,
+    system,
+    users,
+)
 from seawall.api.audit import FailedChangeAuditMiddleware
 from seawall.api.errors import (
     HarborError,
@@ -34,7 +42,7 @@ def create_api(registry: RegistryContext) -> FastAPI:
         servers=[{"url": API_PREFIX}],
     )
     api.state.registry = registry
-    for module in (system, users, projects, members, robots, repositories):
+    for module in (system, users, projects, members, robots, repositories, artifacts):
         api.include_router(module.router)
     api.add_exception_handler(HarborError, handle_harbor_error)
     api.add_exception_handler(RegistryError, handle_registry_error)

@@ -38,6 +38,8 @@ from seawall.security import authenticate_basic, facts_of, project_facts, roles_
 
 logger = structlog.get_logger(__name__)
 
+MAX_PROJECT_ID = 2**31 - 1
+
 
 def registry_of(request: Request) -> RegistryContext:
     registry: RegistryContext = request.app.state.registry
@@ -128,12 +130,22 @@ class ProjectAccess:
     roles: frozenset[ProjectRole]
 
 
-async def resolve_project(request: Request, name_or_id: str) -> ProjectFacts | None:
-    """Find a project by name or id, following Harbor's `X-Is-Resource-Name` rule."""
+async def resolve_project(
+    request: Request, name_or_id: str, *, by_name: bool = False
+) -> ProjectFacts | None:
+    """Find a project by name or id, following Harbor's `X-Is-Resource-Name` rule.
+
+    With `by_name` the value is always a name, as in Harbor's `project_name`
+    path parameters.
+    """
     registry = registry_of(request)
-    by_name = request.headers.get("x-is-resource-name", "").lower() == "true"
+    by_name = by_name or request.headers.get("x-is-resource-name", "").lower() == "true"
     if not by_name and name_or_id.isascii() and name_or_id.isdigit():
         project_id = int(name_or_id)
+        if project_id > MAX_PROJECT_ID:
+            # Project ids are 32-bit columns, and PostgreSQL rejects a larger
+            # value instead of finding nothing.
+            return None
 
         def load() -> ProjectFacts | None:
             with registry.db.session(read_only=True) as session:
@@ -159,7 +171,9 @@ def project_guard(
     async def guard(request: Request) -> ProjectAccess:
         principal = await current_principal(request)
         name_or_id = request.path_params[parameter]
-        project = await resolve_project(request, name_or_id)
+        project = await resolve_project(
+            request, name_or_id, by_name=parameter == "project_name"
+        )
         if project is None:
             if principal.sysadmin:
                 raise not_found(f"project {name_or_id} not found")

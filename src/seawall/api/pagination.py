@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from fastapi import Request, Response
 
@@ -59,4 +59,13 @@ def _url(request: Request, number: int, size: int) -> str:
     params = dict(request.query_params)
     params["page"] = str(number)
     params["page_size"] = str(size)
-    return f"{request.url.path}?{urlencode(params)}"
+    return f"{_encoded_path(request)}?{urlencode(params)}"
+
+
+def _encoded_path(request: Request) -> str:
+    # The path as the client encoded it, so a repository name sent as
+    # `team%252Fapp` is not decoded into a different route in the link.
+    raw_path = request.scope.get("raw_path")
+    if isinstance(raw_path, bytes):
+        return raw_path.decode("latin-1")
+    return quote(request.url.path)

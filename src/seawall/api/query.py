@@ -16,10 +16,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote
 
-from sqlalchemy import ColumnElement, Select, and_, or_
+from sqlalchemy import BigInteger, ColumnElement, Select, and_, or_
 
 from seawall.api.errors import bad_request
 
@@ -60,8 +61,12 @@ def parse_query(raw: str | None) -> list[Term]:
     """Parse a `q` parameter, raising a 400 error on a malformed term."""
     if not raw:
         return []
+    decoded = unquote(raw)
+    if "\x00" in decoded:
+        # PostgreSQL rejects NUL in text parameters instead of matching nothing.
+        raise bad_request("the query string must not contain NUL characters")
     terms = []
-    for text in _split_terms(unquote(raw)):
+    for text in _split_terms(decoded):
         key, sep, value = text.partition("=")
         key, value = key.strip(), value.strip()
         if not sep or not key or not value:
@@ -88,19 +93,53 @@ def parse_query(raw: str | None) -> list[Term]:
     return terms
 
 
+def _python_type(column: Any) -> Any:
+    # A TypeDecorator such as UTCDateTime reports `object`, so the Python
+    # type comes from its storage type (`impl`).
+    storage_type = getattr(column.type, "impl", column.type)
+    try:
+        return storage_type.python_type
+    except NotImplementedError:
+        return str
+
+
 def _convert(column: Any, value: str) -> Any:
-    python_type = getattr(column.type, "python_type", str)
+    python_type = _python_type(column)
     if python_type is bool:
         return value.lower() in {"true", "1"}
+    if python_type is datetime:
+        return _parse_time(value)
     if python_type is int:
         if not value.lstrip("-").isdigit():
             raise bad_request(f"invalid integer {value!r} in query")
+        # PostgreSQL rejects a parameter outside the column's range instead
+        # of matching nothing.
+        bits = 64 if isinstance(getattr(column, "type", None), BigInteger) else 32
+        if not -(2 ** (bits - 1)) <= int(value) < 2 ** (bits - 1):
+            raise bad_request(f"integer {value} in query is out of range")
         return int(value)
     return value
 
 
+def _parse_time(value: str) -> datetime:
+    """Parse Harbor's "2020-04-09 02:36:00" or ISO 8601. A time without a zone is UTC."""
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise bad_request(
+            f'invalid time {value!r} in query; use the format "2020-04-09 02:36:00"'
+        ) from exc
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed
+
+
 def _condition(column: Any, term: Term) -> ColumnElement[bool]:
     if term.kind == "fuzzy":
+        if _python_type(column) is not str:
+            raise bad_request(
+                f"fuzzy match (=~) works on text keys only, not {term.key}"
+            )
         pattern = (
             term.values[0].replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         )

@@ -143,13 +143,22 @@ class Authenticator:
 
     def verify(self, credentials: BasicCredentials, client: str) -> Principal:
         """Return the principal for valid credentials; runs the slow hash check."""
-        self.address_limiter.check(client)
-        self.user_limiter.check(credentials.username)
+        try:
+            self.address_limiter.check(client)
+            self.user_limiter.check(credentials.username)
+        except TooManyFailures:
+            logger.warning(
+                "login rejected: too many failures",
+                username=credentials.username,
+                client=client,
+            )
+            raise
         epoch = self.epoch.current()
         prefix = self.robot_prefix()
+        not_after = -1
         with self.db.session(read_only=True) as session:
             if prefix and credentials.username.startswith(prefix):
-                principal = self._verify_robot(session, credentials, prefix)
+                principal, not_after = self._verify_robot(session, credentials, prefix)
             else:
                 principal = self._verify_user(session, credentials)
         if principal is None:
@@ -157,7 +166,7 @@ class Authenticator:
             self.user_limiter.record(credentials.username)
             logger.info("login failed", username=credentials.username, client=client)
             raise InvalidCredentials("invalid username or password")
-        self._remember(credentials, principal, epoch)
+        self._remember(credentials, principal, epoch, not_after)
         return principal
 
     def _verify_user(
@@ -177,27 +186,36 @@ class Authenticator:
 
     def _verify_robot(
         self, session: Session, credentials: BasicCredentials, prefix: str
-    ) -> Principal | None:
+    ) -> tuple[Principal | None, int]:
+        """Return the robot's principal, or None, and its expiry (Unix seconds, -1 never)."""
         robot = find_robot(session, credentials.username[len(prefix) :])
         if robot is None:
             verify_password(self._dummy_hash, credentials.password)
-            return None
+            return None, -1
         if not verify_password(robot.secret_hash, credentials.password):
-            return None
+            return None, -1
         if robot.disabled:
             logger.info("robot refused", robot=credentials.username, reason="disabled")
-            return None
+            return None, -1
         if robot.expires_at != -1 and robot.expires_at <= time.time():
             logger.info("robot refused", robot=credentials.username, reason="expired")
-            return None
-        return robot_principal(robot, credentials.username)
+            return None, -1
+        return robot_principal(robot, credentials.username), robot.expires_at
 
     def _remember(
-        self, credentials: BasicCredentials, principal: Principal, epoch: Epoch
+        self,
+        credentials: BasicCredentials,
+        principal: Principal,
+        epoch: Epoch,
+        not_after: int = -1,
     ) -> None:
-        if self.cache_seconds <= 0:
+        lifetime = self.cache_seconds
+        if not_after != -1:
+            # A robot's login is remembered no longer than the robot is valid.
+            lifetime = min(lifetime, not_after - time.time())
+        if lifetime <= 0:
             return
-        expires = time.monotonic() + self.cache_seconds
+        expires = time.monotonic() + lifetime
         self._cache[self._cache_key(credentials)] = (expires, epoch, principal)
         while len(self._cache) > _CACHE_LIMIT:
             self._cache.popitem(last=False)

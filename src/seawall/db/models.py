@@ -97,6 +97,7 @@ class Repository(Base):
         ForeignKey("projects.id", ondelete="CASCADE")
     )
     name: Mapped[str] = mapped_column(String(255), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[Timestamp]
     updated_at: Mapped[datetime] = mapped_column(
         UTCDateTime(), default=utcnow, onupdate=utcnow

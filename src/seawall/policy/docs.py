@@ -31,7 +31,9 @@ def _all_permissions() -> list[Permission]:
         known |= granted
     resources = list(Resource)
     actions = list(Action)
-    return sorted(known, key=lambda p: (resources.index(p.resource), actions.index(p.action)))
+    return sorted(
+        known, key=lambda p: (resources.index(p.resource), actions.index(p.action))
+    )
 
 
 def render() -> str:
@@ -55,7 +57,9 @@ def render() -> str:
     ]
     for permission in _all_permissions():
         cells = [f"`{permission}`"]
-        cells += ["yes" if permission in ROLE_PERMISSIONS[r] else "" for r in _ROLE_ORDER]
+        cells += [
+            "yes" if permission in ROLE_PERMISSIONS[r] else "" for r in _ROLE_ORDER
+        ]
         cells.append("yes" if permission in PUBLIC_PERMISSIONS else "")
         cells.append("yes" if permission in ROBOT_PROJECT_PERMISSIONS else "")
         lines.append("| " + " | ".join(cells) + " |")

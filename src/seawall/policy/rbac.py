@@ -200,6 +200,46 @@ ROBOT_PROJECT_PERMISSIONS: frozenset[Permission] = _grants(
 )
 
 
+def _system_grants(spec: dict[str, str]) -> frozenset[tuple[str, str]]:
+    return frozenset(
+        (resource, action)
+        for resource, actions in spec.items()
+        for action in actions.split()
+    )
+
+
+# Every system permission (resource, action) a system robot account may be
+# granted: Harbor's system robot policies plus the ones it adds without limit
+# (robot, user, user-group, ldap-user, quota:update). Most of these resources
+# have no Seawall endpoint yet; they are accepted so that permission lists
+# written for Harbor keep working.
+ROBOT_SYSTEM_PERMISSIONS: frozenset[tuple[str, str]] = _system_grants(
+    {
+        "audit-log": "list",
+        "preheat-instance": "create read update delete list",
+        "project": "create list",
+        "replication-policy": "create read update delete list",
+        "replication": "create read list",
+        "replication-adapter": "list",
+        "registry": "create read update delete list",
+        "scan-all": "create read update stop",
+        "system-volumes": "read",
+        "garbage-collection": "create read update list stop",
+        "purge-audit": "create read update list stop",
+        "jobservice-monitor": "list stop",
+        "scanner": "create read update delete list",
+        "label": "create read update delete",
+        "security-hub": "read list",
+        "catalog": "read",
+        "quota": "read list update",
+        "robot": "create read delete list",
+        "user": _CRUD,
+        "user-group": _CRUD,
+        "ldap-user": "create list",
+    }
+)
+
+
 def role_permissions(roles: frozenset[ProjectRole]) -> frozenset[Permission]:
     """Return the union of the permissions of `roles`."""
     granted: frozenset[Permission] = frozenset()

@@ -7,7 +7,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from seawall.auth import hash_password, verify_password
-from seawall.db.models import Project, ProjectMetadata, User
+from seawall.db.models import Project, ProjectMember, ProjectMetadata, User
+from seawall.policy.rbac import ProjectRole
 from seawall.settings import DEFAULT_ADMIN_PASSWORD
 
 logger = structlog.get_logger(__name__)
@@ -30,6 +31,16 @@ def bootstrap(session: Session, admin_password: str) -> None:
         library = Project(name="library", owner_id=admin.id)
         library.metadata_items.append(ProjectMetadata(name="public", value="true"))
         session.add(library)
+        session.flush()
+        # As in Harbor, the owner is the project's first projectAdmin member.
+        session.add(
+            ProjectMember(
+                project_id=library.id,
+                entity_type="u",
+                entity_id=admin.id,
+                role_id=ProjectRole.PROJECT_ADMIN.value,
+            )
+        )
         logger.info("project created", project="library", public=True)
 
 
