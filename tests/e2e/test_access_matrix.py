@@ -1,6 +1,8 @@
 """The authorization matrix: every kind of caller against every guarded operation.
 
-The expected outcome of each case is computed from the permission table in
+The operations are the guarded registry operations on `/v2/`, the token
+service, and the project-scoped operations of `/api/v2.0`. The expected
+outcome of each case is computed from the permission table in
 `seawall.policy.rbac`, the same table the server enforces, and each case
 runs as a real request against a live server. Callers: anonymous, the
 system administrator, a user holding each of Harbor's five project roles,
@@ -58,8 +60,26 @@ class Setup:
 class Target:
     """Fresh content for one case: an image tagged v1 in its own repository."""
 
+    setup: Setup
     repository: str
     manifest: Manifest
+
+    @property
+    def project(self) -> str:
+        return self.setup.project
+
+    @property
+    def api_repository(self) -> str:
+        """The repository path below /projects/<project>/repositories/, encoded twice."""
+        name = self.repository.split("/", 1)[1]
+        return name.replace("/", "%252F")
+
+    @property
+    def artifact_path(self) -> str:
+        return (
+            f"/api/v2.0/projects/{self.project}/repositories/{self.api_repository}"
+            f"/artifacts/{self.manifest.digest}"
+        )
 
     @property
     def config_digest(self) -> str:
@@ -129,8 +149,187 @@ def _delete_blob(client: httpx.Client, target: Target) -> httpx.Response:
     return client.delete(f"/v2/{target.repository}/blobs/{target.config_digest}")
 
 
+def _api_get(path: str) -> Run:
+    def run(client: httpx.Client, target: Target) -> httpx.Response:
+        return client.get(path.format(p=target.project, r=target.api_repository))
+
+    return run
+
+
+def _update_project(client: httpx.Client, target: Target) -> httpx.Response:
+    return client.put(
+        f"/api/v2.0/projects/{target.project}", json={"metadata": {"auto_scan": "true"}}
+    )
+
+
+def _add_member(client: httpx.Client, target: Target) -> httpx.Response:
+    username = unique_name("candidate")
+    create_user(target.setup.registry, username, PASSWORD)
+    return client.post(
+        f"/api/v2.0/projects/{target.project}/members",
+        json={"role_id": 3, "member_user": {"username": username}},
+    )
+
+
+def _update_repository(client: httpx.Client, target: Target) -> httpx.Response:
+    return client.put(
+        f"/api/v2.0/projects/{target.project}/repositories/{target.api_repository}",
+        json={"description": "updated by the matrix"},
+    )
+
+
+def _delete_repository(client: httpx.Client, target: Target) -> httpx.Response:
+    return client.delete(
+        f"/api/v2.0/projects/{target.project}/repositories/{target.api_repository}"
+    )
+
+
+def _get_artifact(client: httpx.Client, target: Target) -> httpx.Response:
+    return client.get(target.artifact_path)
+
+
+def _delete_artifact(client: httpx.Client, target: Target) -> httpx.Response:
+    return client.delete(target.artifact_path)
+
+
+def _list_tags(client: httpx.Client, target: Target) -> httpx.Response:
+    return client.get(f"{target.artifact_path}/tags")
+
+
+def _create_tag(client: httpx.Client, target: Target) -> httpx.Response:
+    return client.post(f"{target.artifact_path}/tags", json={"name": "release"})
+
+
+def _delete_api_tag(client: httpx.Client, target: Target) -> httpx.Response:
+    return client.delete(f"{target.artifact_path}/tags/v1")
+
+
+def _project_robot_body(target: Target) -> dict[str, object]:
+    return {
+        "name": unique_name("bot"),
+        "level": "project",
+        "duration": 1,
+        "permissions": [
+            {
+                "kind": "project",
+                "namespace": target.project,
+                "access": [{"resource": "repository", "action": "pull"}],
+            }
+        ],
+    }
+
+
+def _create_robot(client: httpx.Client, target: Target) -> httpx.Response:
+    return client.post("/api/v2.0/robots", json=_project_robot_body(target))
+
+
+def _list_robots(client: httpx.Client, target: Target) -> httpx.Response:
+    project_id = target.setup.admin.get(f"/api/v2.0/projects/{target.project}").json()[
+        "project_id"
+    ]
+    return client.get(
+        "/api/v2.0/robots", params={"q": f"Level=project,ProjectID={project_id}"}
+    )
+
+
 PULL = Permission(Resource.REPOSITORY, Action.PULL)
-OPERATIONS = [
+PROJECTS = "/api/v2.0/projects/{p}"
+REPOSITORIES = PROJECTS + "/repositories"
+API_OPERATIONS = [
+    Operation(
+        "api get project",
+        Permission(Resource.PROJECT, Action.READ),
+        200,
+        _api_get(PROJECTS),
+    ),
+    Operation(
+        "api project summary",
+        Permission(Resource.PROJECT, Action.READ),
+        200,
+        _api_get(PROJECTS + "/summary"),
+    ),
+    Operation(
+        "api update project",
+        Permission(Resource.PROJECT, Action.UPDATE),
+        200,
+        _update_project,
+    ),
+    Operation(
+        "api list members",
+        Permission(Resource.MEMBER, Action.LIST),
+        200,
+        _api_get(PROJECTS + "/members"),
+    ),
+    Operation(
+        "api add member", Permission(Resource.MEMBER, Action.CREATE), 201, _add_member
+    ),
+    Operation(
+        "api list metadata",
+        Permission(Resource.METADATA, Action.LIST),
+        200,
+        _api_get(PROJECTS + "/metadatas/"),
+    ),
+    Operation(
+        "api list repositories",
+        Permission(Resource.REPOSITORY, Action.LIST),
+        200,
+        _api_get(REPOSITORIES),
+    ),
+    Operation(
+        "api get repository",
+        Permission(Resource.REPOSITORY, Action.LIST),
+        200,
+        _api_get(REPOSITORIES + "/{r}"),
+    ),
+    Operation(
+        "api update repository",
+        Permission(Resource.REPOSITORY, Action.UPDATE),
+        200,
+        _update_repository,
+    ),
+    Operation(
+        "api delete repository",
+        Permission(Resource.REPOSITORY, Action.DELETE),
+        200,
+        _delete_repository,
+    ),
+    Operation(
+        "api list artifacts",
+        Permission(Resource.ARTIFACT, Action.LIST),
+        200,
+        _api_get(REPOSITORIES + "/{r}/artifacts"),
+    ),
+    Operation(
+        "api get artifact",
+        Permission(Resource.ARTIFACT, Action.READ),
+        200,
+        _get_artifact,
+    ),
+    Operation(
+        "api delete artifact",
+        Permission(Resource.ARTIFACT, Action.DELETE),
+        200,
+        _delete_artifact,
+    ),
+    Operation("api list tags", Permission(Resource.TAG, Action.LIST), 200, _list_tags),
+    Operation(
+        "api create tag", Permission(Resource.TAG, Action.CREATE), 201, _create_tag
+    ),
+    Operation(
+        "api delete tag", Permission(Resource.TAG, Action.DELETE), 200, _delete_api_tag
+    ),
+    Operation(
+        "api list robots", Permission(Resource.ROBOT, Action.LIST), 200, _list_robots
+    ),
+    Operation(
+        "api create robot",
+        Permission(Resource.ROBOT, Action.CREATE),
+        201,
+        _create_robot,
+    ),
+]
+
+V2_OPERATIONS = [
     Operation("v2 pull manifest", PULL, 200, _pull_manifest),
     Operation("v2 head blob", PULL, 200, _head_blob),
     Operation("v2 tags list", PULL, 200, _tags_list),
@@ -163,6 +362,8 @@ OPERATIONS = [
         _delete_blob,
     ),
 ]
+
+OPERATIONS = V2_OPERATIONS + API_OPERATIONS
 
 
 def _make_setup(registry: RunningRegistry, public: bool) -> Iterator[Setup]:
@@ -202,7 +403,7 @@ def public_setup(registry: RunningRegistry) -> Iterator[Setup]:
 def _fresh_target(setup: Setup) -> Target:
     repository = f"{setup.project}/{unique_name('app')}"
     manifest = push_image(setup.admin, repository, "v1")
-    return Target(repository, manifest)
+    return Target(setup, repository, manifest)
 
 
 def _check(setup: Setup, caller: str, operation: Operation) -> None:
