@@ -598,7 +598,21 @@ def test_delete_tag_wrong_artifact(
     assert admin_client.get(f"/v2/{project}/app/manifests/1.0").status_code == 200
 
 
-@pytest.mark.parametrize("name", ["bad%00name", "-dash", "a" * 129])
+def test_delete_tag_nul_rejected(
+    registry: RunningRegistry, admin_client: httpx.Client
+) -> None:
+    project = new_project(registry)
+    push_image(admin_client, f"{project}/app", "1.0")
+
+    response = admin_client.delete(
+        f"{repository_path(project, 'app')}/artifacts/1.0/tags/bad%00name"
+    )
+
+    assert response.status_code == 400
+    assert error_code(response) == "BAD_REQUEST"
+
+
+@pytest.mark.parametrize("name", ["-dash", "a" * 129])
 def test_delete_tag_invalid_name(
     registry: RunningRegistry, admin_client: httpx.Client, name: str
 ) -> None:

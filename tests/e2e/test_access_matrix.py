@@ -434,10 +434,16 @@ def test_public_project(public_setup: Setup, caller: str, operation: Operation) 
     _check(public_setup, caller, operation)
 
 
+# A token action is granted only with every permission the /v2/ operations
+# of that kind check.
 TOKEN_ACTIONS = {
-    "pull": Permission(Resource.REPOSITORY, Action.PULL),
-    "push": Permission(Resource.REPOSITORY, Action.PUSH),
-    "delete": Permission(Resource.ARTIFACT, Action.DELETE),
+    "pull": [Permission(Resource.REPOSITORY, Action.PULL)],
+    "push": [Permission(Resource.REPOSITORY, Action.PUSH)],
+    "delete": [
+        Permission(Resource.ARTIFACT, Action.DELETE),
+        Permission(Resource.TAG, Action.DELETE),
+        Permission(Resource.REPOSITORY, Action.DELETE),
+    ],
 }
 
 
@@ -468,7 +474,7 @@ def test_token_grants(
     setup = private_setup if visibility == "private" else public_setup
     expected = sorted(
         action
-        for action, permission in TOKEN_ACTIONS.items()
-        if _allowed(setup, caller, permission)
+        for action, permissions in TOKEN_ACTIONS.items()
+        if all(_allowed(setup, caller, permission) for permission in permissions)
     )
     assert _token_grants(setup, caller) == expected

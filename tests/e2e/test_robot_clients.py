@@ -180,8 +180,11 @@ def request_token(
 def granted(response: httpx.Response) -> list[dict[str, object]]:
     assert response.status_code == 200, response.text
     claims = jwt.decode(response.json()["token"], options={"verify_signature": False})
-    entries: list[dict[str, object]] = claims["access"]
-    return entries
+    # The registry's own project key is left out; it differs per project.
+    return [
+        {key: value for key, value in entry.items() if key != "project"}
+        for entry in claims["access"]
+    ]
 
 
 def robot_auth(robot: dict[str, object]) -> tuple[str, str]:

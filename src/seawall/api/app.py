@@ -25,6 +25,7 @@ from seawall.api.errors import (
     handle_unexpected,
     handle_validation_error,
 )
+from seawall.api.limits import RequestLimitsMiddleware
 from seawall.context import RegistryContext
 from seawall.registry.errors import RegistryError
 
@@ -49,5 +50,8 @@ def create_api(registry: RegistryContext) -> FastAPI:
     api.add_exception_handler(RequestValidationError, handle_validation_error)
     api.add_exception_handler(HTTPException, handle_http_exception)
     api.add_exception_handler(Exception, handle_unexpected)
+    # The last middleware added runs first: every request is audited, then
+    # checked against the size and NUL limits.
+    api.add_middleware(RequestLimitsMiddleware)
     api.add_middleware(FailedChangeAuditMiddleware, registry=registry)
     return api

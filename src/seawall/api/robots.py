@@ -12,16 +12,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 import structlog
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Path, Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from seawall.api.audit import audit_context
-from seawall.api.deps import authenticated, deny, registry_of
+from seawall.api.deps import MAX_PROJECT_ID, authenticated, deny, registry_of
 from seawall.api.errors import (
     HarborCode,
     HarborError,
@@ -48,6 +48,9 @@ from seawall.policy import (
 from seawall.security import facts_of, project_facts, roles_of
 
 logger = structlog.get_logger(__name__)
+
+# Robot ids are 32-bit columns; a larger id gets 422 instead of a database error.
+RobotId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 router = APIRouter()
 
@@ -422,7 +425,11 @@ async def list_robots(
     if level == accounts.LEVEL_PROJECT:
         if raw_project_id is None:
             raise bad_request("must with project ID when to query project robots")
-        if not raw_project_id.isascii() or not raw_project_id.isdigit():
+        if (
+            not raw_project_id.isascii()
+            or not raw_project_id.isdigit()
+            or int(raw_project_id) > MAX_PROJECT_ID
+        ):
             raise bad_request("Project ID must be int type.")
         project_id = int(raw_project_id)
         project = await _project_by_id(registry, project_id)
@@ -449,7 +456,7 @@ async def list_robots(
 
 @router.get("/robots/{robot_id}", response_model=Robot)
 async def get_robot(
-    request: Request, robot_id: int, principal: Principal = Depends(authenticated)
+    request: Request, robot_id: RobotId, principal: Principal = Depends(authenticated)
 ) -> Robot:
     """Return one robot account, without its secret."""
     view = await _load(request, robot_id)
@@ -474,7 +481,7 @@ def _check_update(
 @router.put("/robots/{robot_id}")
 async def update_robot(
     request: Request,
-    robot_id: int,
+    robot_id: RobotId,
     body: Robot,
     principal: Principal = Depends(authenticated),
 ) -> Response:
@@ -501,7 +508,7 @@ async def update_robot(
 @router.patch("/robots/{robot_id}", response_model=RobotSec)
 async def refresh_secret(
     request: Request,
-    robot_id: int,
+    robot_id: RobotId,
     body: RobotSec,
     principal: Principal = Depends(authenticated),
 ) -> RobotSec:
@@ -525,7 +532,7 @@ async def refresh_secret(
 
 @router.delete("/robots/{robot_id}")
 async def delete_robot(
-    request: Request, robot_id: int, principal: Principal = Depends(authenticated)
+    request: Request, robot_id: RobotId, principal: Principal = Depends(authenticated)
 ) -> Response:
     """Delete a robot account, so its logins stop working at once."""
     view = await _load(request, robot_id)

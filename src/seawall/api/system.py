@@ -126,4 +126,8 @@ async def put_configurations(
         await run_in_threadpool(store)
     except InvalidConfiguration as exc:
         raise bad_request(str(exc)) from exc
-    registry.metadata_changed()
+    if "robot_name_prefix" in changes:
+        # Remembered robot logins were matched under the old prefix.
+        registry.credentials_changed()
+    else:
+        registry.metadata_changed()

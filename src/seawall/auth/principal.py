@@ -44,6 +44,7 @@ class Principal:
     grants: frozenset[RobotGrant] = field(default_factory=frozenset)
     token_access: frozenset[tuple[str, str]] | None = None
     token_issued_at: int = 0
+    token_project_keys: frozenset[tuple[str, str]] = field(default_factory=frozenset)
 
     @property
     def anonymous(self) -> bool:

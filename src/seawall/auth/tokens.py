@@ -35,6 +35,9 @@ class TokenClaims:
     subject: str
     issued_at: int
     access: frozenset[tuple[str, str]]
+    # (repository, project key) for each repository entry, so a token cannot
+    # be used in a later project that reuses the name.
+    project_keys: frozenset[tuple[str, str]]
 
 
 def ensure_signing_key(path: Path) -> None:
@@ -104,7 +107,12 @@ class TokenService:
             raise InvalidToken("bearer token has expired; request a new one") from exc
         except jwt.PyJWTError as exc:
             raise InvalidToken("bearer token was not issued by this registry") from exc
-        return TokenClaims(claims["sub"], int(claims["iat"]), _access_pairs(claims))
+        return TokenClaims(
+            claims["sub"],
+            int(claims["iat"]),
+            _access_pairs(claims),
+            _project_keys(claims),
+        )
 
 
 def _access_pairs(claims: dict[str, object]) -> frozenset[tuple[str, str]]:
@@ -122,4 +130,18 @@ def _access_pairs(claims: dict[str, object]) -> frozenset[tuple[str, str]]:
         pairs.update(
             (prefix + name, action) for action in actions if isinstance(action, str)
         )
+    return frozenset(pairs)
+
+
+def _project_keys(claims: dict[str, object]) -> frozenset[tuple[str, str]]:
+    pairs: set[tuple[str, str]] = set()
+    access = claims.get("access")
+    if not isinstance(access, list):
+        return frozenset()
+    for entry in access:
+        if not isinstance(entry, dict) or entry.get("type") != "repository":
+            continue
+        name, project_key = entry.get("name"), entry.get("project")
+        if isinstance(name, str) and isinstance(project_key, str):
+            pairs.add((name, project_key))
     return frozenset(pairs)

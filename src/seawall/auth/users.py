@@ -149,6 +149,7 @@ def check_password_policy(password: str) -> None:
         and any("a" <= char <= "z" for char in password)
         and any("A" <= char <= "Z" for char in password)
         and any("0" <= char <= "9" for char in password)
+        and password.isprintable()
     ):
         return
     raise InvalidUserInput(WEAK_CREDENTIAL_MESSAGE)

@@ -38,8 +38,14 @@ def _positive_int(value: Any) -> None:
 
 
 def _robot_prefix(value: Any) -> None:
-    if not isinstance(value, str) or not value or len(value) > 32 or "+" in value:
-        raise InvalidConfiguration("must be 1 to 32 characters without '+'")
+    if (
+        not isinstance(value, str)
+        or not value
+        or len(value) > 32
+        or "+" in value
+        or not value.isprintable()
+    ):
+        raise InvalidConfiguration("must be 1 to 32 printable characters without '+'")
 
 
 def _boolean(value: Any) -> None:

@@ -96,6 +96,7 @@ async def authenticate(request: Request, scope: str | None = None) -> Principal:
             username=claims.subject,
             token_access=claims.access,
             token_issued_at=claims.issued_at,
+            token_project_keys=claims.project_keys,
         )
     client = request.client.host if request.client else "unknown"
     try:
@@ -114,9 +115,10 @@ def _check_token(
     principal: Principal, project: ProjectFacts, repository: str, permission: Permission
 ) -> Decision:
     assert principal.token_access is not None
-    if principal.token_issued_at < int(project.created_at):
+    if (repository, project.key) not in principal.token_project_keys:
         return deny(
-            f"token was issued before project {project.name} was created; request a new one",
+            f"token was issued for an earlier project named {project.name}; "
+            "request a new one",
             "token-predates-project",
         )
     action = TOKEN_ACTIONS.get(permission)
@@ -126,6 +128,18 @@ def _check_token(
         f"token for {principal.username} does not grant {action or permission} on {repository}",
         "token-scope",
     )
+
+
+def missing_project_reason(
+    principal: Principal, project: str, permission: Permission
+) -> str:
+    """Word a refusal for a missing project exactly as for an existing one."""
+    who = (
+        f"robot {principal.username}"
+        if principal.is_robot
+        else f"user {principal.username}"
+    )
+    return f"{who} lacks permission {permission} in project {project}"
 
 
 async def authorize(
@@ -139,8 +153,14 @@ async def authorize(
     project_name = project_of(repository)
     project = await project_facts(registry, project_name)
     if project is None:
-        if principal.anonymous:
+        # Only a system administrator learns that a project does not exist;
+        # everyone else gets the refusal an existing project would give.
+        if principal.anonymous or principal.token_access is not None:
             raise unauthorized(request, scope=scope)
+        if not principal.sysadmin:
+            reason = missing_project_reason(principal, project_name, permission)
+            logger.info("access denied", user=principal.username, reason=reason)
+            raise OciError(ErrorCode.DENIED, reason)
         raise ProjectNotFound(project_name)
     if principal.token_access is not None:
         decision = _check_token(principal, project, repository, permission)

@@ -18,8 +18,16 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from seawall.auth import Principal
-from seawall.oci.access import DELETE_ARTIFACT, PULL, PUSH, authenticate, context
-from seawall.policy import Permission
+from seawall.oci.access import (
+    DELETE_ARTIFACT,
+    DELETE_BLOB,
+    DELETE_TAG,
+    PULL,
+    PUSH,
+    authenticate,
+    context,
+)
+from seawall.policy import Permission, ProjectFacts
 from seawall.registry.errors import NameInvalid
 from seawall.registry.names import check_repository_name, project_of
 from seawall.routing import guarded
@@ -27,10 +35,12 @@ from seawall.security import check_project, project_facts
 
 logger = structlog.get_logger(__name__)
 
-_ACTION_PERMISSIONS: dict[str, Permission] = {
-    "pull": PULL,
-    "push": PUSH,
-    "delete": DELETE_ARTIFACT,
+# A token action covers every /v2/ operation of that kind, so it is granted
+# only to a caller holding every permission those operations check.
+_ACTION_PERMISSIONS: dict[str, tuple[Permission, ...]] = {
+    "pull": (PULL,),
+    "push": (PUSH,),
+    "delete": (DELETE_ARTIFACT, DELETE_TAG, DELETE_BLOB),
 }
 
 
@@ -45,25 +55,40 @@ def _parse_scope(scope: str) -> tuple[str, str, list[str]] | None:
 
 async def _granted_actions(
     request: Request, principal: Principal, repository: str, actions: list[str]
-) -> list[str]:
+) -> tuple[list[str], str | None]:
+    """Return the allowed subset of `actions` on `repository`, and its project key."""
     try:
         check_repository_name(repository)
     except NameInvalid:
-        return []
+        return [], None
     project = await project_facts(context(request), project_of(repository))
     if project is None:
-        return []
+        return [], None
     if "*" in actions:
         actions = list(_ACTION_PERMISSIONS)
     granted = []
     for action in dict.fromkeys(actions):
-        permission = _ACTION_PERMISSIONS.get(action)
-        if permission is None:
+        permissions = _ACTION_PERMISSIONS.get(action)
+        if permissions is None:
             continue
-        decision = await check_project(context(request), principal, project, permission)
-        if decision.allowed:
+        if await _holds_all(
+            request, principal, project, permissions, repository, action
+        ):
             granted.append(action)
-        else:
+    return granted, project.key
+
+
+async def _holds_all(
+    request: Request,
+    principal: Principal,
+    project: ProjectFacts,
+    permissions: tuple[Permission, ...],
+    repository: str,
+    action: str,
+) -> bool:
+    for permission in permissions:
+        decision = await check_project(context(request), principal, project, permission)
+        if not decision.allowed:
             logger.info(
                 "token action refused",
                 user=principal.username,
@@ -71,7 +96,8 @@ async def _granted_actions(
                 action=action,
                 reason=decision.reason,
             )
-    return granted
+            return False
+    return True
 
 
 @guarded("filtered: grants only what the permission table allows")
@@ -85,14 +111,19 @@ async def issue_token(request: Request) -> Response:
             if parsed is None:
                 continue
             kind, name, actions = parsed
+            entry: dict[str, object] = {"type": kind, "name": name}
             if kind == "repository":
-                granted = await _granted_actions(request, principal, name, actions)
+                granted, project_key = await _granted_actions(
+                    request, principal, name, actions
+                )
+                entry["project"] = project_key
             elif kind == "registry" and name == "catalog" and principal.sysadmin:
                 granted = ["*"] if "*" in actions else []
             else:
                 granted = []
             if granted:
-                access.append({"type": kind, "name": name, "actions": granted})
+                entry["actions"] = granted
+                access.append(entry)
     lifetime = int(registry.configuration.get("token_expiration")) * 60
     subject = "" if principal.anonymous else principal.username
     token, issued_at = registry.tokens.issue(subject, access, lifetime)

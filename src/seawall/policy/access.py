@@ -29,7 +29,16 @@ class ProjectFacts:
     project_id: int
     name: str
     public: bool
-    created_at: float = 0.0  # Unix seconds, to refuse tokens older than the project
+    created_at: float = 0.0  # Unix seconds
+
+    @property
+    def key(self) -> str:
+        """Identity that a later project with the same name never shares.
+
+        SQLite may give a new project the id of a deleted one, so the key
+        adds the creation time, to the microsecond.
+        """
+        return f"{self.project_id}@{self.created_at:.6f}"
 
 
 def _who(principal: Principal) -> str:

@@ -8,6 +8,7 @@ its members and robot accounts once it holds no repositories.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -457,5 +458,29 @@ def delete_project(session: Session, project_id: int, name: str) -> DeletedProje
     )
     session.execute(delete(Robot).where(Robot.project_id == project_id))
     session.execute(delete(ProjectMember).where(ProjectMember.project_id == project_id))
+    robot_ids += _revoke_system_robot_grants(session, project.name)
     session.delete(project)
     return DeletedProject(project.name, robot_ids)
+
+
+def _revoke_system_robot_grants(session: Session, project_name: str) -> list[int]:
+    """Drop system robots' grants that name the project; return the robots changed.
+
+    Grants name projects, so without this a project created later with the
+    same name would inherit them.
+    """
+    changed = []
+    for robot in session.scalars(select(Robot).where(Robot.project_id.is_(None))):
+        permissions = json.loads(robot.permissions)
+        kept = [
+            permission
+            for permission in permissions
+            if not (
+                permission.get("kind") == "project"
+                and permission.get("namespace") == project_name
+            )
+        ]
+        if len(kept) != len(permissions):
+            robot.permissions = json.dumps(kept)
+            changed.append(robot.id)
+    return changed
