@@ -6,6 +6,8 @@ and runs database work on a worker thread.
 
 from __future__ import annotations
 
+import asyncio
+
 from starlette.concurrency import run_in_threadpool
 
 from seawall.auth import ANONYMOUS, Principal, parse_basic
@@ -29,7 +31,28 @@ async def authenticate_basic(
     principal = registry.authenticator.cached(credentials)
     if principal is not None:
         return principal
-    return await run_in_threadpool(registry.authenticator.verify, credentials, client)
+    # Requests with the same credentials wait for one check instead of each
+    # running argon2 (64 MiB and tens of milliseconds apiece), and at most
+    # `_HASH_CHECKS` checks run at once in this process.
+    key = registry.authenticator.cache_key(credentials)
+    lock = _credential_locks.setdefault(key, asyncio.Lock())
+    try:
+        async with lock:
+            principal = registry.authenticator.cached(credentials)
+            if principal is not None:
+                return principal
+            async with _hash_checks:
+                return await run_in_threadpool(
+                    registry.authenticator.verify, credentials, client
+                )
+    finally:
+        if not lock.locked():
+            _credential_locks.pop(key, None)
+
+
+_HASH_CHECKS = 2
+_hash_checks = asyncio.Semaphore(_HASH_CHECKS)
+_credential_locks: dict[bytes, asyncio.Lock] = {}
 
 
 def facts_of(project: Project) -> ProjectFacts:

@@ -10,7 +10,7 @@ from fastapi.routing import APIRoute
 from starlette.routing import Mount, Route
 
 from seawall.app import create_app
-from seawall.cli.serve import prepare
+from seawall.cli.migrate import prepare
 from seawall.routing import guard_of
 from seawall.settings import Settings
 

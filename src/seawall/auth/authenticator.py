@@ -126,12 +126,13 @@ class Authenticator:
         self._cache: OrderedDict[bytes, tuple[float, Epoch, Principal]] = OrderedDict()
         self._dummy_hash = hash_password(os.urandom(16).hex())
 
-    def _cache_key(self, credentials: BasicCredentials) -> bytes:
+    def cache_key(self, credentials: BasicCredentials) -> bytes:
+        """Return the HMAC that identifies these credentials in the in-memory caches."""
         message = f"{credentials.username}\0{credentials.password}".encode()
         return hmac.new(self._key, message, hashlib.sha256).digest()
 
     def cached(self, credentials: BasicCredentials) -> Principal | None:
-        key = self._cache_key(credentials)
+        key = self.cache_key(credentials)
         entry = self._cache.get(key)
         if entry is None:
             return None
@@ -216,6 +217,6 @@ class Authenticator:
         if lifetime <= 0:
             return
         expires = time.monotonic() + lifetime
-        self._cache[self._cache_key(credentials)] = (expires, epoch, principal)
+        self._cache[self.cache_key(credentials)] = (expires, epoch, principal)
         while len(self._cache) > _CACHE_LIMIT:
             self._cache.popitem(last=False)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from seawall import __version__
+from seawall.cli.migrate import migrate
 from seawall.cli.serve import serve
 
 
@@ -15,6 +16,7 @@ def cli() -> None:
 
 
 cli.add_command(serve)
+cli.add_command(migrate)
 
 
 def main() -> None:

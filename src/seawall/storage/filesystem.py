@@ -114,6 +114,11 @@ class BlobStore:
         path = self.upload_path(upload_id)
         with path.open("rb+") as file:
             os.fsync(file.fileno())
+            # Direct writes left none of the blob in the page cache. Ask the
+            # kernel to read it back in the background, because a new layer
+            # is often pulled soon after its push.
+            if hasattr(os, "posix_fadvise"):
+                os.posix_fadvise(file.fileno(), 0, 0, os.POSIX_FADV_WILLNEED)
         if self.blob_path(digest).exists():
             path.unlink()
             return

@@ -1,0 +1,58 @@
+"""`seawall migrate`: prepare the data folder and the database for a server.
+
+`seawall serve` runs this as a separate process before it starts the
+server, so the long-lived server processes never import the migration and
+bootstrap code.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import click
+import structlog
+
+from seawall.cli.options import load_settings, settings_options
+from seawall.logs import configure_logging
+from seawall.settings import Settings
+
+logger = structlog.get_logger(__name__)
+
+
+def prepare(settings: Settings) -> None:
+    """Create the data folder, migrate the schema and create the first objects."""
+    # Imported here, so that `seawall serve`, which loads this module to
+    # list its commands, does not load the database and bootstrap code.
+    from seawall.auth.tokens import ensure_signing_key
+    from seawall.context import signing_key_path
+    from seawall.db import Database, upgrade_schema
+    from seawall.registry.bootstrap import admin_has_default_password, bootstrap
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    os.environ["SEAWALL_DATA_DIR"] = str(settings.data_dir.resolve())
+    ensure_signing_key(signing_key_path(settings))
+    upgrade_schema(settings.resolved_database_url)
+    database = Database(settings.resolved_database_url)
+    try:
+        with database.session() as session:
+            bootstrap(session, settings.admin_password.get_secret_value())
+            default_password = admin_has_default_password(session)
+    finally:
+        database.dispose()
+    if default_password:
+        logger.warning(
+            "admin password is the public default; set SEAWALL_ADMIN_PASSWORD before "
+            "the first start, or change the password, before anyone else can reach "
+            "this registry",
+            username="admin",
+        )
+
+
+@click.command()
+@settings_options
+def migrate(**options: Any) -> None:
+    """Create the data folder, upgrade the database schema and create admin and library."""
+    settings = load_settings(options)
+    configure_logging(settings.log_format, settings.log_level)
+    prepare(settings)
