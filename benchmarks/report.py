@@ -63,6 +63,8 @@ class RegistryResults:
     first_login_peak_rss: int | None = None
     runs: list[TransferRun] = field(default_factory=list)
     manifest_get: WrkResult | None = None
+    # Seawall only: the same load with a bearer token from /service/token.
+    manifest_get_token: WrkResult | None = None
 
     def rates(self, operation: str, size: int) -> list[float]:
         return [
@@ -184,11 +186,13 @@ def _rate_row(
     )
 
 
-def _manifest_rows(seawall: WrkResult | None, reference: WrkResult | None) -> list[Row]:
+def _manifest_rows(
+    seawall: WrkResult | None, reference: WrkResult | None, credential: str = "Basic"
+) -> list[Row]:
     seawall_rps = seawall.requests_per_second if seawall else None
     reference_rps = reference.requests_per_second if reference else None
     rps_row = _rate_row(
-        "manifest GET, requests/s (higher is better)",
+        f"manifest GET ({credential}), requests/s (higher is better)",
         seawall_rps,
         reference_rps,
         MANIFEST_RPS_TARGET,
@@ -197,7 +201,7 @@ def _manifest_rows(seawall: WrkResult | None, reference: WrkResult | None) -> li
     reference_p99 = reference.latency_ms[99] if reference else None
     p99_ratio = _ratio(seawall_p99, reference_p99)
     p99_row = Row(
-        "manifest GET, p99 latency ms (lower is better)",
+        f"manifest GET ({credential}), p99 latency ms (lower is better)",
         _format(seawall_p99, 1),
         _format(reference_p99, 1),
         f"{_format(p99_ratio, 2)}x",
@@ -304,6 +308,14 @@ def build_rows(
         ),
     ]
     rows += _manifest_rows(seawall.manifest_get, reference.manifest_get)
+    if seawall.manifest_get_token is not None:
+        # distribution runs without a token server, so its Basic figures are
+        # the reference for Seawall's bearer-token load too.
+        rows += _manifest_rows(
+            seawall.manifest_get_token,
+            reference.manifest_get,
+            "Seawall bearer token, distribution Basic",
+        )
     rows += _memory_rows(seawall, reference, size, small_size)
     return rows
 
@@ -392,13 +404,19 @@ def manifest_table(results: list[RegistryResults]) -> str:
         "errors",
     ]
     lines = []
+    runs = []
     for registry in results:
-        result = registry.manifest_get
+        runs.append((registry.label, registry.manifest_get))
+        if registry.manifest_get_token is not None:
+            runs.append(
+                (f"{registry.label}, bearer token", registry.manifest_get_token)
+            )
+    for label, result in runs:
         if result is None:
             continue
         lines.append(
             [
-                registry.label,
+                label,
                 f"{result.requests_per_second:,.0f}",
                 f"{result.requests:,}",
                 f"{result.latency_ms.get(50, 0):.1f}",

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import importlib.metadata
+import json
 import logging
 import os
 import resource
@@ -22,6 +23,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
+import urllib.request
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -239,8 +242,28 @@ def run_transfers(
             pull(target, blob)
 
 
-def load_manifest_get(target: Target, duration: int) -> None:
-    """Check the manifest, warm up and then run wrk against `GET` by tag."""
+def bearer_token(target: Target) -> str:
+    """Fetch a pull token for the benchmark repository from Seawall's token service."""
+    query = urllib.parse.urlencode(
+        {"service": "harbor-registry", "scope": f"repository:{REPOSITORY}:pull"}
+    )
+    request = urllib.request.Request(
+        f"http://{target.registry.host}/service/token?{query}",
+        headers={"Authorization": target.client.authorization},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+        token: str = json.load(response)["token"]
+    return token
+
+
+def load_manifest_get(
+    target: Target, duration: int, authorization: str | None = None
+) -> None:
+    """Check the manifest, warm up and then run wrk against `GET` by tag.
+
+    `authorization` replaces the client's Basic header, for the bearer-token
+    run; its result is stored separately.
+    """
     client = target.client
     client.reconnect()
     for _ in range(MANIFEST_WARMUP_REQUESTS):
@@ -248,12 +271,15 @@ def load_manifest_get(target: Target, duration: int) -> None:
     host = target.registry.host
     url = f"http://{host}/v2/{REPOSITORY}/manifests/{TAG}"
     headers = {
-        "Authorization": client.authorization,
+        "Authorization": authorization or client.authorization,
         "Accept": oci_client.MANIFEST_ACCEPT,
     }
     logger.info("%s: wrk on manifest GET for %d s", target.results.label, duration)
     result = wrk.run(url, headers, WRK_THREADS, WRK_CONNECTIONS, duration)
-    target.results.manifest_get = result
+    if authorization is None:
+        target.results.manifest_get = result
+    else:
+        target.results.manifest_get_token = result
     logger.info(
         "%s: %.0f requests/s, p99 %.1f ms, %d non-2xx, %d socket errors",
         target.results.label,
@@ -432,6 +458,9 @@ def run_benchmark(
             run_transfers(targets, full, small, args)
             for target in targets:
                 load_manifest_get(target, args.duration)
+            seawall_target = targets[1]
+            token = bearer_token(seawall_target)
+            load_manifest_get(seawall_target, args.duration, f"Bearer {token}")
         except Exception:
             print_log_tails([seawall, reference])
             raise

@@ -60,6 +60,7 @@ def testdata() -> Path:
     """The shared registry test kit: OCI layouts, advisories and keys."""
     if not (TESTDATA / "images").is_dir():
         pytest.fail(
-            f"test data not found at {TESTDATA}; it must sit beside the checkout"
+            f"test data not found at {TESTDATA}; put the registry test kit there "
+            "or set SEAWALL_TESTDATA to its folder"
         )
     return TESTDATA

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from collections.abc import AsyncIterator
 
 import structlog
@@ -48,11 +49,13 @@ def create_app(settings: Settings) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         purge = asyncio.create_task(_purge_uploads_forever(registry))
+        logger.info("worker started", pid=os.getpid())
         try:
             yield
         finally:
             purge.cancel()
             registry.db.dispose()
+            logger.info("worker stopped", pid=os.getpid())
 
     api = create_api(registry)
     app = Starlette(

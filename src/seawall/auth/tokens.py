@@ -8,9 +8,11 @@ Issuer, audience, expiry and issue time are required and checked.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +26,7 @@ ISSUER = "seawall-token-issuer"
 DEFAULT_SERVICE = "harbor-registry"
 _KEY_HEADERS = frozenset({"jwk", "jku", "x5c", "x5u"})
 LEEWAY_SECONDS = 60
+VERIFIED_CACHE_SIZE = 4096
 
 
 class InvalidToken(Exception):
@@ -38,6 +41,7 @@ class TokenClaims:
     # (repository, project key) for each repository entry, so a token cannot
     # be used in a later project that reuses the name.
     project_keys: frozenset[tuple[str, str]]
+    expires_at: int
 
 
 def ensure_signing_key(path: Path) -> None:
@@ -67,6 +71,7 @@ class TokenService:
         self._private_key = key
         self._public_key = key.public_key()
         self.service = service
+        self._verified: OrderedDict[bytes, tuple[int, TokenClaims]] = OrderedDict()
 
     def issue(
         self, subject: str, access: list[dict[str, object]], lifetime_seconds: int
@@ -86,7 +91,22 @@ class TokenService:
         return jwt.encode(claims, self._private_key, algorithm=ALGORITHM), now
 
     def verify(self, token: str) -> TokenClaims:
-        """Return the claims of a token this registry issued, or raise `InvalidToken`."""
+        """Return the claims of a token this registry issued, or raise `InvalidToken`.
+
+        A verified token is remembered until it expires, so a client that
+        sends the same token on every request pays for one signature check.
+        """
+        key = hashlib.sha256(token.encode()).digest()
+        cached = self._verified.get(key)
+        if cached is not None and cached[0] + LEEWAY_SECONDS > time.time():
+            return cached[1]
+        claims = self._verify_signature(token)
+        self._verified[key] = (claims.expires_at, claims)
+        while len(self._verified) > VERIFIED_CACHE_SIZE:
+            self._verified.popitem(last=False)
+        return claims
+
+    def _verify_signature(self, token: str) -> TokenClaims:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
@@ -112,6 +132,7 @@ class TokenService:
             int(claims["iat"]),
             _access_pairs(claims),
             _project_keys(claims),
+            int(claims["exp"]),
         )
 
 

@@ -53,6 +53,15 @@ def prepare(settings: Settings) -> None:
 @settings_options
 def migrate(**options: Any) -> None:
     """Create the data folder, upgrade the database schema and create admin and library."""
+    from sqlalchemy.exc import OperationalError
+
     settings = load_settings(options)
     configure_logging(settings.log_format, settings.log_level)
-    prepare(settings)
+    try:
+        prepare(settings)
+    except OperationalError as exc:
+        where = settings.resolved_database_url.split("@")[-1]
+        raise click.ClickException(
+            f"cannot open the database {where}: {exc.orig}; create it first, "
+            "for example with createdb, and check SEAWALL_DATABASE_URL"
+        ) from None

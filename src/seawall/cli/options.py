@@ -10,6 +10,8 @@ from pydantic import SecretStr, ValidationError
 
 from seawall.settings import Settings
 
+_CLICK_TYPES: dict[object, click.types.ParamType[Any]] = {int: click.INT, float: click.FLOAT}
+
 
 def settings_options(command: Any) -> Any:
     """Add one `--option` per settings field, with its variable and description."""
@@ -19,8 +21,13 @@ def settings_options(command: Any) -> Any:
         if isinstance(default, SecretStr):
             default = "(hidden)"
         help_text = f"{field.description} [env {env}; default {default}]"
+        option_type = _CLICK_TYPES.get(field.annotation)
         command = click.option(
-            f"--{name.replace('_', '-')}", name, default=None, help=help_text
+            f"--{name.replace('_', '-')}",
+            name,
+            default=None,
+            type=option_type,
+            help=help_text,
         )(command)
     return command
 

@@ -125,7 +125,8 @@ def _check_token(
     if action is not None and (repository, action) in principal.token_access:
         return allow(f"token grants {action} on {repository}", "token-scope")
     return deny(
-        f"token for {principal.username} does not grant {action or permission} on {repository}",
+        f"token for {principal.username or 'anonymous caller'} does not grant "
+        f"{action or permission} on {repository}",
         "token-scope",
     )
 
@@ -175,7 +176,10 @@ async def authorize(
             rule=decision.rule,
             reason=decision.reason,
         )
-        if principal.anonymous or principal.token_access is not None:
+        if principal.anonymous:
+            # The same words as for a missing project, so they reveal nothing.
+            raise unauthorized(request, scope=scope)
+        if principal.token_access is not None:
             raise unauthorized(request, decision.reason, scope)
         raise OciError(ErrorCode.DENIED, decision.reason)
     return Access(principal, project, repository)
