@@ -10,7 +10,10 @@ from pydantic import SecretStr, ValidationError
 
 from seawall.settings import Settings
 
-_CLICK_TYPES: dict[object, click.types.ParamType[Any]] = {int: click.INT, float: click.FLOAT}
+_CLICK_TYPES: dict[object, click.types.ParamType[Any]] = {
+    int: click.INT,
+    float: click.FLOAT,
+}
 
 
 def settings_options(command: Any) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 
@@ -68,12 +69,39 @@ def check_range(header: str | None, size: int) -> bool:
     return True
 
 
+READ_CHUNK_BYTES = 4 * 1024 * 1024
+
+
 class _WholeFileResponse(FileResponse):
-    """A file response that ignores the request's Range header."""
+    """A whole blob, read in large chunks while the previous chunk is sent.
+
+    Granian's own file sending reads 128 KiB at a time; 4 MiB reads on a
+    worker thread, overlapped with sending, move a large blob faster. The
+    request's Range header is ignored.
+    """
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        headers = [(key, value) for key, value in scope["headers"] if key != b"range"]
-        await super().__call__({**scope, "headers": headers}, receive, send)
+        await send(
+            {"type": "http.response.start", "status": 200, "headers": self.raw_headers}
+        )
+        if scope["method"] == "HEAD":
+            await send({"type": "http.response.body", "body": b""})
+            return
+        with open(self.path, "rb", buffering=0) as file:  # noqa: ASYNC230
+            pending = asyncio.ensure_future(
+                run_in_threadpool(file.read, READ_CHUNK_BYTES)
+            )
+            while True:
+                chunk = await pending
+                if not chunk:
+                    break
+                pending = asyncio.ensure_future(
+                    run_in_threadpool(file.read, READ_CHUNK_BYTES)
+                )
+                await send(
+                    {"type": "http.response.body", "body": chunk, "more_body": True}
+                )
+        await send({"type": "http.response.body", "body": b""})
 
 
 @guarded("repository:pull")
