@@ -4,10 +4,10 @@ The operations are the guarded registry operations on `/v2/`, the token
 service, and the project-scoped operations of `/api/v2.0`. The expected
 outcome of each case is computed from the permission table in
 `seawall.policy.rbac`, the same table the server enforces, and each case
-runs as a real request against a live server. Callers: anonymous, the
-system administrator, a user holding each of Harbor's five project roles,
-and an outsider who is project admin of another project; projects: private
-and public. An allowed case must succeed and a denied one must get 401
+runs as a real request against a live server. The callers are anonymous,
+the system administrator, a user with each of Harbor's five project roles,
+and an outsider who is project admin of another project. Each case runs on
+a private and on a public project. An allowed case must succeed and a denied one must get 401
 (anonymous) or 403, so an unexpected allow fails as surely as a missing one.
 """
 

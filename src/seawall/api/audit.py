@@ -3,31 +3,19 @@
 from __future__ import annotations
 
 import structlog
-from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from seawall.audit import record
+from seawall.audit.context import audit_context, current_request_id
 from seawall.auth import Principal
 from seawall.context import RegistryContext
 
 logger = structlog.get_logger(__name__)
 
+__all__ = ["FailedChangeAuditMiddleware", "audit_context"]
+
 MUTATING_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-
-
-def _request_id() -> str:
-    value = structlog.contextvars.get_contextvars().get("request_id", "")
-    return str(value)
-
-
-def audit_context(request: Request, principal: Principal) -> dict[str, str]:
-    """Return the actor fields of an audit record for this request."""
-    return {
-        "username": principal.username,
-        "client_ip": request.client.host if request.client else "",
-        "request_id": _request_id(),
-    }
 
 
 class FailedChangeAuditMiddleware:
@@ -73,7 +61,7 @@ class FailedChangeAuditMiddleware:
                     result="failure",
                     reason=f"{status}: {state.get('error_message', '')}".strip(),
                     client_ip=client[0] if client else "",
-                    request_id=_request_id(),
+                    request_id=current_request_id(),
                 )
         except Exception:
             logger.exception("audit record failed", path=scope["path"], status=status)

@@ -100,7 +100,7 @@ def error_response(
 
 def _log(request: Request, code: HarborCode, message: str) -> None:
     logger.info(
-        "api request refused",
+        "api request rejected",
         method=request.method,
         path=request.url.path,
         status=STATUS[code],

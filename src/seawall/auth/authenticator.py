@@ -4,7 +4,7 @@ Argon2 verification takes tens of milliseconds on purpose. A client that
 sends Basic credentials on every request would pay that each time, so a
 successful check is remembered for `cache_seconds` under an HMAC of the
 username and password with a per-process random key, so the cache never
-holds a password.
+contains a password.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Who is making a request: anonymous, a user or a robot account."""
+"""The caller of a request: anonymous, a user or a robot account."""
 
 from __future__ import annotations
 
@@ -43,7 +43,6 @@ class Principal:
     robot_project_id: int | None = None
     grants: frozenset[RobotGrant] = field(default_factory=frozenset)
     token_access: frozenset[tuple[str, str]] | None = None
-    token_issued_at: int = 0
     token_project_keys: frozenset[tuple[str, str]] = field(default_factory=frozenset)
 
     @property

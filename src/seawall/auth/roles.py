@@ -12,7 +12,7 @@ from seawall.policy.rbac import ProjectRole
 def project_roles(
     session: Session, project_id: int, user_id: int
 ) -> frozenset[ProjectRole]:
-    """Return the roles a user holds in a project through direct membership."""
+    """Return the roles a user has in a project through direct membership."""
     role_ids = session.scalars(
         select(ProjectMember.role_id).where(
             ProjectMember.project_id == project_id,
@@ -25,7 +25,7 @@ def project_roles(
 
 
 def member_project_ids(session: Session, user_id: int) -> frozenset[int]:
-    """Return the ids of every project where the user holds a role."""
+    """Return the ids of every project where the user has a role."""
     return frozenset(
         session.scalars(
             select(ProjectMember.project_id).where(

@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session, sessionmaker
 def _configure_sqlite(dbapi_connection: Any, connection_record: Any) -> None:
     # WAL lets readers run beside the single writer. busy_timeout makes a
     # second worker process wait for the write lock instead of failing.
-    # The driver's own transaction handling is turned off (it sends no
-    # BEGIN before a SAVEPOINT, so nested blocks would commit on their own);
+    # The driver's own transaction handling is turned off, because it sends
+    # no BEGIN before a SAVEPOINT and nested blocks would commit on their own.
     # `_begin_sqlite` starts every transaction instead.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
@@ -74,7 +74,7 @@ class Database:
         """Open a session that commits once on success and rolls back on error.
 
         On SQLite a session that may write takes the write lock when it
-        begins, so writers queue instead of failing; pass `read_only=True`
+        begins, so writers queue instead of failing. Pass `read_only=True`
         for sessions that only read, so they run beside writers.
         """
         factory = self._readers if read_only else self._writers

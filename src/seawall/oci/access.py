@@ -95,7 +95,6 @@ async def authenticate(request: Request, scope: str | None = None) -> Principal:
             kind=PrincipalKind.USER,
             username=claims.subject,
             token_access=claims.access,
-            token_issued_at=claims.issued_at,
             token_project_keys=claims.project_keys,
         )
     client = request.client.host if request.client else "unknown"

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import structlog
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from seawall.audit import AuditOperation, record
-from seawall.auth import Principal
+from seawall.audit.context import audit_context
 from seawall.context import CACHEABLE_MANIFEST_BYTES, CachedManifest, RegistryContext
 from seawall.oci.access import (
     DELETE_ARTIFACT,
@@ -78,15 +77,6 @@ async def get_manifest(request: Request) -> Response:
     return Response(manifest.body, media_type=manifest.media_type, headers=headers)
 
 
-def _actor(request: Request, principal: Principal) -> dict[str, str]:
-    request_id = structlog.contextvars.get_contextvars().get("request_id", "")
-    return {
-        "username": principal.username,
-        "client_ip": request.client.host if request.client else "",
-        "request_id": str(request_id),
-    }
-
-
 async def _read_limited(request: Request, limit: int) -> bytes:
     header = request.headers.get("content-length")
     length = parse_decimal(header) if header is not None else None
@@ -137,7 +127,7 @@ async def put_manifest_route(request: Request) -> Response:
             )
             record(
                 session,
-                **_actor(request, access.principal),
+                **audit_context(request, access.principal),
                 operation=AuditOperation.CREATE,
                 resource_type="artifact",
                 resource=f"{access.repository}:{reference}@{result.digest}",
@@ -168,7 +158,7 @@ async def delete_manifest_route(request: Request) -> Response:
             delete_manifest(session, access.repository, reference)
             record(
                 session,
-                **_actor(request, access.principal),
+                **audit_context(request, access.principal),
                 operation=AuditOperation.DELETE,
                 resource_type="artifact" if is_digest_reference(reference) else "tag",
                 resource=f"{access.repository}:{reference}",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 # Nineteen digits cover every size a 64-bit offset can hold; longer values
-# are rejected before `int()` sees them.
+# are rejected before `int()` parses them.
 _DECIMAL_RE = re.compile(r"[0-9]{1,19}")
 
 

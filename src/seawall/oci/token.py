@@ -1,6 +1,6 @@
 """The Docker token service: `GET /service/token`.
 
-A client that received a Bearer challenge asks here for a token, sending
+A client that received a Bearer challenge requests a token here, sending
 its Basic credentials (or none, for anonymous pulls) and the scopes it
 needs, such as `repository:library/app:pull,push`. The token grants, for
 each requested repository, exactly the requested actions that the
@@ -90,7 +90,7 @@ async def _holds_all(
         decision = await check_project(context(request), principal, project, permission)
         if not decision.allowed:
             logger.info(
-                "token action refused",
+                "token action denied",
                 user=principal.username,
                 repository=repository,
                 action=action,

@@ -24,7 +24,7 @@ from seawall.registry.listings import CatalogScope
 
 @dataclass(frozen=True, slots=True)
 class ProjectFacts:
-    """What an access check needs to know about a project."""
+    """Facts about a project that an access check needs."""
 
     project_id: int
     name: str
@@ -74,7 +74,7 @@ def robot_permissions(
 def project_permissions(
     principal: Principal, project: ProjectFacts, roles: frozenset[ProjectRole]
 ) -> frozenset[Permission]:
-    """Return every permission `principal` holds in `project` (not for sysadmins)."""
+    """Return every permission `principal` has in `project` (not for sysadmins)."""
     granted: frozenset[Permission] = frozenset()
     if principal.is_robot:
         granted = robot_permissions(principal, project)

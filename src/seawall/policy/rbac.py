@@ -157,7 +157,7 @@ ROLE_PERMISSIONS: dict[ProjectRole, frozenset[Permission]] = {
     ProjectRole.LIMITED_GUEST: _grants(_LIMITED_GUEST),
 }
 
-# What a public project grants to every caller, anonymous included.
+# Permissions a public project grants to every caller, anonymous included.
 PUBLIC_PERMISSIONS: frozenset[Permission] = _grants(
     {
         Resource.PROJECT: "read",

@@ -4,7 +4,7 @@ A write that changes what a cached read would return (a manifest push or
 delete, a tag move, a project change) bumps the metadata epoch: a small
 file in the data folder replaced by rename. Each read compares the file's
 identity (inode and modification time, one `stat` call) with the epoch its
-entry was stored under, so every worker process on the host sees a change
+entry was stored under, so every worker process on the host notices a change
 as soon as the writer's transaction has committed.
 """
 

@@ -16,7 +16,7 @@ from seawall.storage import Digest
 
 @dataclass(frozen=True, slots=True)
 class CatalogScope:
-    """Which projects' repositories a caller may list."""
+    """The projects whose repositories a caller may list."""
 
     all_projects: bool = False
     public_projects: bool = True

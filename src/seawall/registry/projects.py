@@ -3,7 +3,7 @@
 Project metadata follows Harbor: every value is a string, such as
 `"true"` for `public`. This module validates the keys and values a client
 sends, stores them in `ProjectMetadata` rows, and removes a project with
-its members and robot accounts once it holds no repositories.
+its members and robot accounts once it contains no repositories.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Projects and repositories as the registry protocol sees them."""
+"""Projects and repositories as the registry protocol uses them."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ An upload's bytes are appended to a file under the store's `uploads/`
 folder. The file size is the upload's offset. A failed append is cut back to
 the previous offset, so a broken connection never leaves a partial chunk
 behind. On commit the content is hashed and compared with the digest the
-client named before the file moves into `blobs/`; only then are the blob
+client named before the file moves into `blobs/`. Only then are the blob
 row and its repository link written, in one transaction.
 """
 

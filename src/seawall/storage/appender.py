@@ -23,7 +23,7 @@ STAGING_BYTES = 4 * 1024 * 1024
 
 
 class StagingBuffer:
-    """A page-aligned buffer that collects chunks until it holds a whole batch."""
+    """A page-aligned buffer that collects chunks until it contains a whole batch."""
 
     def __init__(self, capacity: int = STAGING_BYTES) -> None:
         self._memory = mmap.mmap(-1, capacity)

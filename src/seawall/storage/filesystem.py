@@ -11,7 +11,7 @@ Layout under the data folder::
 
 An upload is appended to its file under `uploads/`. On commit the file is
 hashed (or the running hash is used), flushed to disk and renamed into
-`blobs/` in one atomic step, so a blob path either does not exist or holds
+`blobs/` in one atomic step, so a blob path either does not exist or contains
 exactly the bytes its name promises.
 """
 
