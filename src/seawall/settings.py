@@ -109,6 +109,29 @@ class Settings(BaseSettings):
         ge=1,
         description="Failed logins per client address per minute before 429 replies.",
     )
+    vulndb_source: str = Field(
+        default="",
+        description=(
+            "Folder or http(s) URL of OSV zip files re-imported on a schedule;"
+            " empty turns the schedule off."
+        ),
+    )
+    vulndb_sync_interval_seconds: int = Field(
+        default=86400,
+        ge=60,
+        description="Seconds between imports of the configured advisory source.",
+    )
+    scan_workers: int = Field(
+        default=2,
+        ge=1,
+        le=64,
+        description="Scans that run at once in each server process.",
+    )
+    scan_max_layer_bytes: int = Field(
+        default=8 * 1024**3,
+        ge=1,
+        description="Uncompressed bytes read from one layer before the scan stops reading it.",
+    )
 
     @field_validator("listen")
     @classmethod

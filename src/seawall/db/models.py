@@ -272,3 +272,182 @@ class AuditLog(Base):
     result: Mapped[str] = mapped_column(String(16))
     reason: Mapped[str] = mapped_column(Text, default="")
     request_id: Mapped[str] = mapped_column(String(128), default="")
+
+
+class AdvisoryImport(Base):
+    """One import of OSV advisories: where they came from, when, how many."""
+
+    __tablename__ = "advisory_imports"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(16))  # "zip", "folder", "url"
+    sha256: Mapped[str] = mapped_column(String(64), default="")
+    imported_at: Mapped[Timestamp]
+    record_count: Mapped[int] = mapped_column(Integer, default=0)
+    withdrawn_count: Mapped[int] = mapped_column(Integer, default=0)
+    skipped_count: Mapped[int] = mapped_column(Integer, default=0)
+    message: Mapped[str] = mapped_column(Text, default="")
+
+
+class Advisory(Base):
+    """One OSV record; `document` keeps the whole record as imported."""
+
+    __tablename__ = "advisories"
+
+    id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    import_id: Mapped[int | None] = mapped_column(
+        ForeignKey("advisory_imports.id", ondelete="SET NULL"), index=True
+    )
+    modified: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    published: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    withdrawn: Mapped[bool] = mapped_column(Boolean, default=False)
+    summary: Mapped[str] = mapped_column(Text, default="")
+    aliases: Mapped[str] = mapped_column(Text, default="[]")
+    document: Mapped[str] = mapped_column(Text)
+
+
+class AdvisoryPackage(Base):
+    """One `affected` entry of an advisory, keyed for lookup by package."""
+
+    __tablename__ = "advisory_packages"
+    __table_args__ = (Index("ix_advisory_packages_lookup", "ecosystem", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    advisory_id: Mapped[str] = mapped_column(
+        ForeignKey("advisories.id", ondelete="CASCADE"), index=True
+    )
+    ecosystem: Mapped[str] = mapped_column(String(128))
+    name: Mapped[str] = mapped_column(String(512))
+    ranges: Mapped[str] = mapped_column(Text, default="[]")
+    versions: Mapped[str] = mapped_column(Text, default="[]")
+
+
+class ScannerRegistration(Base):
+    """A scanner Seawall can call: the built-in one or an external adapter."""
+
+    __tablename__ = "scanner_registrations"
+
+    uuid: Mapped[str] = mapped_column(String(36), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    url: Mapped[str] = mapped_column(String(1024), unique=True)
+    auth: Mapped[str] = mapped_column(String(16), default="")
+    access_credential: Mapped[str] = mapped_column(Text, default="")
+    skip_cert_verify: Mapped[bool] = mapped_column(Boolean, default=False)
+    use_internal_addr: Mapped[bool] = mapped_column(Boolean, default=False)
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+    immutable: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[Timestamp]
+    updated_at: Mapped[datetime] = mapped_column(
+        UTCDateTime(), default=utcnow, onupdate=utcnow
+    )
+
+
+class ProjectScanner(Base):
+    """The scanner a project uses instead of the system default."""
+
+    __tablename__ = "project_scanners"
+
+    project_id: Mapped[int] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True
+    )
+    registration_uuid: Mapped[str] = mapped_column(
+        ForeignKey("scanner_registrations.uuid", ondelete="CASCADE")
+    )
+
+
+class ImageInventory(Base):
+    """The packages read from one image manifest's layers (JSON `Inventory`)."""
+
+    __tablename__ = "image_inventories"
+
+    digest: Mapped[str] = mapped_column(String(200), primary_key=True)
+    document: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[Timestamp]
+
+
+class ScanReport(Base):
+    """One scan of one manifest by one scanner, for one report media type."""
+
+    __tablename__ = "scan_reports"
+    __table_args__ = (
+        UniqueConstraint("digest", "registration_uuid", "mime_type"),
+        Index("ix_scan_reports_digest", "digest"),
+    )
+
+    uuid: Mapped[str] = mapped_column(String(36), primary_key=True)
+    digest: Mapped[str] = mapped_column(String(200))
+    registration_uuid: Mapped[str] = mapped_column(
+        ForeignKey("scanner_registrations.uuid", ondelete="CASCADE")
+    )
+    mime_type: Mapped[str] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(16))
+    status_message: Mapped[str] = mapped_column(Text, default="")
+    start_time: Mapped[Timestamp]
+    end_time: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    severity: Mapped[str] = mapped_column(String(16), default="")
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    fixable: Mapped[int] = mapped_column(Integer, default=0)
+    summary: Mapped[str] = mapped_column(Text, default="{}")
+    report: Mapped[str | None] = mapped_column(Text)
+    log: Mapped[str] = mapped_column(Text, default="")
+    scanner_name: Mapped[str] = mapped_column(String(255), default="")
+    scanner_vendor: Mapped[str] = mapped_column(String(255), default="")
+    scanner_version: Mapped[str] = mapped_column(String(255), default="")
+    advisory_generation: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class CveAllowlist(Base):
+    """The system CVE allowlist (no project) or one project's list.
+
+    `items` is a JSON list of `{"cve_id", "expires_at", "reason"}`; an item's
+    own `expires_at` goes beyond Harbor, which only expires a whole list.
+    """
+
+    __tablename__ = "cve_allowlists"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int | None] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), unique=True
+    )
+    expires_at: Mapped[int | None] = mapped_column(BigInteger)
+    items: Mapped[str] = mapped_column(Text, default="[]")
+    created_at: Mapped[Timestamp]
+    updated_at: Mapped[datetime] = mapped_column(
+        UTCDateTime(), default=utcnow, onupdate=utcnow
+    )
+
+
+class ScanAllExecution(Base):
+    """One run of "scan all": manual or scheduled."""
+
+    __tablename__ = "scan_all_executions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    trigger: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    start_time: Mapped[Timestamp]
+    end_time: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    metrics: Mapped[str] = mapped_column(Text, default="{}")
+
+
+class CveExport(Base):
+    """A CVE export to CSV, downloadable only by the user who asked for it."""
+
+    __tablename__ = "cve_exports"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE")
+    )
+    username: Mapped[str] = mapped_column(String(255))
+    job_name: Mapped[str] = mapped_column(String(255), default="")
+    status: Mapped[str] = mapped_column(String(16))
+    status_text: Mapped[str] = mapped_column(Text, default="")
+    parameters: Mapped[str] = mapped_column(Text, default="{}")
+    csv: Mapped[str | None] = mapped_column(Text)
+    start_time: Mapped[Timestamp]
+    end_time: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -1,0 +1,1 @@
+"""Image scanning: package inventory, vulnerability reports, SBOMs, adapters."""
