@@ -7,6 +7,7 @@ import contextlib
 import ctypes
 import os
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
 import structlog
 from starlette.applications import Starlette
@@ -18,6 +19,7 @@ from seawall import oci
 from seawall.api import create_api
 from seawall.api.app import API_PREFIX
 from seawall.context import RegistryContext
+from seawall.jobs.periodic import every
 from seawall.logs import configure_logging
 from seawall.middleware import RequestContextMiddleware
 from seawall.oci.errors import (
@@ -33,6 +35,7 @@ from seawall.settings import Settings
 logger = structlog.get_logger(__name__)
 
 UPLOAD_PURGE_INTERVAL_SECONDS = 600
+SCHEDULE_CHECK_SECONDS = 30
 
 
 async def _purge_uploads_forever(registry: RegistryContext) -> None:
@@ -44,17 +47,64 @@ async def _purge_uploads_forever(registry: RegistryContext) -> None:
         await asyncio.sleep(UPLOAD_PURGE_INTERVAL_SECONDS)
 
 
+def background_jobs(registry: RegistryContext) -> list[asyncio.Task[None]]:
+    """Start the timed jobs the settings ask for."""
+    settings = registry.settings
+    tasks = []
+    if settings.vulndb_source:
+        from seawall.vulndb.sync import sync_source
+
+        def sync() -> None:
+            results = sync_source(registry.db, settings.vulndb_source)
+            if any(result.changed_count for result in results):
+                registry.metadata_changed()
+
+        tasks.append(
+            asyncio.create_task(
+                every(
+                    settings.vulndb_sync_interval_seconds,
+                    "advisory import",
+                    sync,
+                    lock=settings.data_dir / "vulndb-sync.lock",
+                )
+            )
+        )
+    checked = [datetime.now(UTC)]
+
+    def scheduled_scan_all() -> None:
+        from seawall.scan.scan_all import run_if_due
+
+        since, checked[0] = checked[0], datetime.now(UTC)
+        run_if_due(registry.scans, registry.db, since)
+
+    tasks.append(
+        asyncio.create_task(
+            every(
+                SCHEDULE_CHECK_SECONDS,
+                "scheduled scan all",
+                scheduled_scan_all,
+                lock=settings.data_dir / "scan-schedule.lock",
+            )
+        )
+    )
+    return tasks
+
+
 def create_app(settings: Settings) -> Starlette:
     registry = RegistryContext.from_settings(settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        purge = asyncio.create_task(_purge_uploads_forever(registry))
+        tasks = [asyncio.create_task(_purge_uploads_forever(registry))]
+        tasks.extend(background_jobs(registry))
+        await run_in_threadpool(registry.scans.recover_interrupted)
         logger.info("worker started", pid=os.getpid())
         try:
             yield
         finally:
-            purge.cancel()
+            for task in tasks:
+                task.cancel()
+            registry.scans.close()
             registry.db.dispose()
             logger.info("worker stopped", pid=os.getpid())
 

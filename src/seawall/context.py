@@ -13,6 +13,9 @@ from seawall.db import Database
 from seawall.policy import ProjectFacts, ProjectRole
 from seawall.registry.cache import EpochCache, MetadataEpoch
 from seawall.registry.uploads import UploadService
+from seawall.scan.external import external_scanner
+from seawall.scan.gate import GateOutcome
+from seawall.scan.service import ScanService
 from seawall.settings import Settings
 from seawall.storage import BlobStore
 
@@ -43,6 +46,7 @@ class RegistryContext:
     tokens: TokenService
     epoch: MetadataEpoch
     credential_epoch: MetadataEpoch
+    scans: ScanService
     projects: EpochCache[str, ProjectFacts | None] = field(
         default_factory=lambda: EpochCache(1024)
     )
@@ -50,6 +54,10 @@ class RegistryContext:
         default_factory=lambda: EpochCache(4096)
     )
     roles: EpochCache[tuple[int, int], frozenset[ProjectRole]] = field(
+        default_factory=lambda: EpochCache(8192)
+    )
+    # Vulnerability gate outcomes by (repository, digest).
+    gate: EpochCache[tuple[str, str], GateOutcome] = field(
         default_factory=lambda: EpochCache(8192)
     )
 
@@ -69,6 +77,7 @@ class RegistryContext:
             credential_epoch,
             lambda: str(configuration.get("robot_name_prefix")),
         )
+        tokens = TokenService(signing_key_path(settings))
         return cls(
             settings=settings,
             db=db,
@@ -76,9 +85,16 @@ class RegistryContext:
             uploads=UploadService(db, store, expiry),
             authenticator=authenticator,
             configuration=configuration,
-            tokens=TokenService(signing_key_path(settings)),
+            tokens=tokens,
             epoch=epoch,
             credential_epoch=credential_epoch,
+            scans=ScanService(
+                settings,
+                db,
+                store,
+                epoch,
+                external=external_scanner(settings, db, tokens),
+            ),
         )
 
     def metadata_changed(self) -> None:

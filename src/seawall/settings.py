@@ -112,7 +112,7 @@ class Settings(BaseSettings):
     vulndb_source: str = Field(
         default="",
         description=(
-            "Folder or http(s) URL of OSV zip files re-imported on a schedule;"
+            "Folder or URL of OSV zip files to import on a schedule;"
             " empty turns the schedule off."
         ),
     )

@@ -317,8 +317,6 @@ def test_list_without_tags(admin_client: httpx.Client, kit: Pushed) -> None:
 def test_feature_flags_add_nothing(admin_client: httpx.Client, kit: Pushed) -> None:
     flags = {
         "with_label": "true",
-        "with_scan_overview": "true",
-        "with_sbom_overview": "true",
         "with_signature": "true",
         "with_immutable_status": "true",
         "with_accessory": "true",
@@ -329,7 +327,7 @@ def test_feature_flags_add_nothing(admin_client: httpx.Client, kit: Pushed) -> N
 
     assert listed.status_code == 200
     assert single.status_code == 200
-    for key in ("labels", "scan_overview", "sbom_overview", "accessories"):
+    for key in ("labels", "accessories"):
         assert key not in single.json()
     assert single.json()["tags"][0]["immutable"] is False
 

@@ -302,13 +302,13 @@ def test_create_drops_proxy_speed(admin_client: httpx.Client) -> None:
     assert "proxy_speed_kb" not in get(admin_client, name)["metadata"]
 
 
-def test_create_allowlist_not_stored(admin_client: httpx.Client) -> None:
+def test_create_allowlist_stored(admin_client: httpx.Client) -> None:
     name = unique()
     allowlist = {"items": [{"cve_id": "CVE-2019-10164"}], "expires_at": None}
     project_id = create(admin_client, name, cve_allowlist=allowlist)
 
     reported = get(admin_client, name)["cve_allowlist"]
-    assert reported["items"] == []
+    assert [item["cve_id"] for item in reported["items"]] == ["CVE-2019-10164"]
     assert reported["project_id"] == project_id
 
 

@@ -8,11 +8,17 @@ from starlette.exceptions import HTTPException
 
 from seawall import __version__
 from seawall.api import (
+    allowlists,
     artifacts,
+    cve_export,
     members,
     projects,
     repositories,
     robots,
+    scan_all,
+    scanners,
+    scans,
+    security,
     system,
     users,
 )
@@ -43,7 +49,21 @@ def create_api(registry: RegistryContext) -> FastAPI:
         servers=[{"url": API_PREFIX}],
     )
     api.state.registry = registry
-    for module in (system, users, projects, members, robots, repositories, artifacts):
+    for module in (
+        system,
+        allowlists,
+        users,
+        projects,
+        members,
+        robots,
+        repositories,
+        artifacts,
+        scans,
+        scan_all,
+        scanners,
+        security,
+        cve_export,
+    ):
         api.include_router(module.router)
     api.add_exception_handler(HarborError, handle_harbor_error)
     api.add_exception_handler(RegistryError, handle_registry_error)

@@ -1,19 +1,23 @@
 """Harbor-compatible `/api/v2.0` routes for the artifacts and tags of a repository.
 
-A `reference` in a path is a tag or a digest. Features that Seawall does
-not have yet (labels, scan and SBOM overviews, signatures, accessories,
-immutable tags) accept their `with_*` flags and return no data for them,
-as `docs/api-coverage.md` lists.
+A `reference` in a path is a tag or a digest. `with_scan_overview` and
+`with_sbom_overview` add the stored scan and SBOM state. Features that
+Seawall does not have yet (labels, signatures, accessories, immutable
+tags) accept their `with_*` flags and return no data for them, as
+`docs/api-coverage.md` lists.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
+from urllib.parse import quote
 
 import structlog
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from seawall.api.audit import audit_context
@@ -32,6 +36,8 @@ from seawall.audit import AuditOperation, record
 from seawall.policy import Action, Resource
 from seawall.registry import artifacts
 from seawall.registry.artifact_details import ArtifactInfo, TagInfo
+from seawall.scan.overview import accepted_report_mimes, overviews_for
+from seawall.scan.sbom_service import sbom_overviews
 
 logger = structlog.get_logger(__name__)
 
@@ -108,7 +114,6 @@ class Artifact(BaseModel):
     annotations: dict[str, str] | None = None
     references: list[Reference] | None = None
     tags: list[Tag] | None = None
-    # Never set yet: the features behind these fields do not exist.
     addition_links: dict[str, AdditionLink] | None = None
     labels: list[dict[str, Any]] | None = None
     scan_overview: dict[str, Any] | None = None
@@ -127,7 +132,7 @@ def _tag_model(info: TagInfo) -> Tag:
     )
 
 
-def _artifact_model(info: ArtifactInfo) -> Artifact:
+def _artifact_model(info: ArtifactInfo, overviews: Overviews | None = None) -> Artifact:
     references = [
         Reference(
             parent_id=ref.parent_id,
@@ -156,7 +161,60 @@ def _artifact_model(info: ArtifactInfo) -> Artifact:
         annotations=info.annotations,
         references=references or None,
         tags=[_tag_model(tag) for tag in info.tags] or None,
+        addition_links=_addition_links(info),
+        scan_overview=overviews.scan.get(info.digest) if overviews else None,
+        sbom_overview=overviews.sbom.get(info.digest) if overviews else None,
     )
+
+
+def _addition_links(info: ArtifactInfo) -> dict[str, AdditionLink] | None:
+    if info.type != "IMAGE":
+        return None
+    repository = quote(quote(info.repository_name.partition("/")[2], safe=""), safe="")
+    project = info.repository_name.partition("/")[0]
+    base = (
+        f"/api/v2.0/projects/{project}/repositories/{repository}"
+        f"/artifacts/{info.digest}/additions"
+    )
+    return {
+        "build_history": AdditionLink(href=f"{base}/build_history"),
+        "vulnerabilities": AdditionLink(href=f"{base}/vulnerabilities"),
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class Overviews:
+    scan: dict[str, dict[str, Any]]
+    sbom: dict[str, dict[str, Any]]
+
+
+def _overviews(
+    session: Session,
+    project_id: int,
+    infos: list[ArtifactInfo],
+    request: Request,
+    *,
+    with_scan: bool,
+    with_sbom: bool,
+) -> Overviews | None:
+    if not (with_scan or with_sbom) or not infos:
+        return None
+    triples = [
+        (
+            info.digest,
+            info.manifest_media_type,
+            [ref.child_digest for ref in info.references],
+        )
+        for info in infos
+    ]
+    scan: dict[str, dict[str, Any]] = {}
+    sbom: dict[str, dict[str, Any]] = {}
+    if with_scan:
+        mimes = accepted_report_mimes(request.headers.get("x-accept-vulnerabilities"))
+        scan = overviews_for(session, project_id, triples, mimes)
+    if with_sbom:
+        sbom = sbom_overviews(session, [info.digest for info in infos])
+    return Overviews(scan, sbom)
 
 
 def _take_filters(terms: list[Term]) -> tuple[artifacts.TagFilter | None, bool]:
@@ -224,14 +282,14 @@ async def list_artifacts(
     tag_filter, labelled = _take_filters(terms)
     refine = refiner(terms, sort, artifacts.ARTIFACT_KEYS, artifacts.ARTIFACT_ORDER)
 
-    def load() -> artifacts.ResultPage[ArtifactInfo]:
+    def load() -> tuple[artifacts.ResultPage[ArtifactInfo], Overviews | None]:
         with registry.db.session(read_only=True) as session:
             repository = artifacts.require_repository_in(
                 session, access.project.project_id, name
             )
             if labelled:
-                return artifacts.ResultPage([], 0)
-            return artifacts.list_artifacts(
+                return artifacts.ResultPage([], 0), None
+            result = artifacts.list_artifacts(
                 session,
                 registry.store,
                 repository,
@@ -241,10 +299,19 @@ async def list_artifacts(
                 offset=page.offset,
                 limit=page.size,
             )
+            overviews = _overviews(
+                session,
+                access.project.project_id,
+                result.items,
+                request,
+                with_scan=with_scan_overview,
+                with_sbom=with_sbom_overview,
+            )
+            return result, overviews
 
-    result = await run_in_threadpool(load)
+    result, overviews = await run_in_threadpool(load)
     set_page_headers(request, response, page, result.total)
-    return [_artifact_model(info) for info in result.items]
+    return [_artifact_model(info, overviews) for info in result.items]
 
 
 @router.get(ARTIFACT_PATH, response_model=Artifact, response_model_exclude_none=True)
@@ -265,16 +332,25 @@ async def get_artifact(
     registry = registry_of(request)
     name = repository_name_of(access, repository_name)
 
-    def load() -> ArtifactInfo:
+    def load() -> Artifact:
         with registry.db.session(read_only=True) as session:
             repository = artifacts.require_repository_in(
                 session, access.project.project_id, name
             )
-            return artifacts.get_artifact(
+            info = artifacts.get_artifact(
                 session, registry.store, repository, reference, with_tag
             )
+            overviews = _overviews(
+                session,
+                access.project.project_id,
+                [info],
+                request,
+                with_scan=with_scan_overview,
+                with_sbom=with_sbom_overview,
+            )
+            return _artifact_model(info, overviews)
 
-    return _artifact_model(await run_in_threadpool(load))
+    return await run_in_threadpool(load)
 
 
 @router.delete(ARTIFACT_PATH, response_class=Response)

@@ -2,11 +2,11 @@
 
 The per-key metadata routes live in `api.project_metadata` and are
 included in this router. Project names and metadata are validated in
-`registry.projects`. A CVE
-allowlist in a request is accepted and not stored, and every project
-reports an empty one, because vulnerability scanning, which reads it,
-is not part of the registry yet. Quotas are not enforced yet either, so a
-valid `storage_limit` is accepted and not stored.
+`registry.projects`. A project's own CVE allowlist is stored from
+`cve_allowlist` on create and update (shape and checks in
+`api.allowlists`), and the metadata key `reuse_sys_cve_allowlist` decides
+whether the pull gate applies it or the system list. Quotas are not
+enforced yet, so a valid `storage_limit` is accepted and not stored.
 """
 
 from __future__ import annotations
@@ -18,9 +18,17 @@ import structlog
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Select
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from seawall.api import project_metadata
+from seawall.api.allowlists import (
+    AUDIT_RESOURCE_TYPE,
+    CVEAllowlist,
+    allowlist_body,
+    allowlist_of,
+    audit_summary,
+)
 from seawall.api.audit import audit_context
 from seawall.api.deps import (
     ProjectAccess,
@@ -56,6 +64,8 @@ from seawall.policy import (
 from seawall.policy.rbac import highest_role
 from seawall.registry import projects
 from seawall.registry.errors import RegistryError
+from seawall.scan import allowlists
+from seawall.scan.allowlists import Allowlist
 from seawall.security import visible_project_ids
 
 logger = structlog.get_logger(__name__)
@@ -92,19 +102,6 @@ class ProjectMetadata(BaseModel):
     reuse_sys_cve_allowlist: str | None = None
     retention_id: str | None = None
     proxy_speed_kb: str | None = None
-
-
-class CVEAllowlistItem(BaseModel):
-    cve_id: str | None = None
-
-
-class CVEAllowlist(BaseModel):
-    id: int | None = None
-    project_id: int | None = None
-    expires_at: int | None = None
-    items: list[CVEAllowlistItem] = Field(default_factory=list)
-    creation_time: str | None = None
-    update_time: str | None = None
 
 
 class ProjectReq(BaseModel):
@@ -163,18 +160,24 @@ def _metadata_values(metadata: ProjectMetadata | None) -> dict[str, str | None]:
     return metadata.model_dump() if metadata is not None else {}
 
 
-def _empty_allowlist(view: projects.ProjectView) -> CVEAllowlist:
-    return CVEAllowlist(
-        project_id=view.project_id,
-        items=[],
-        creation_time=harbor_time(view.created_at),
-        update_time=harbor_time(view.updated_at),
-    )
+def _allowlist_body(view: projects.ProjectView, allowlist: Allowlist) -> CVEAllowlist:
+    """Return the project's own list; one never stored reports the project's times."""
+    body = allowlist_body(allowlist)
+    body.project_id = view.project_id
+    body.creation_time = body.creation_time or harbor_time(view.created_at)
+    body.update_time = body.update_time or harbor_time(view.updated_at)
+    return body
 
 
 def _project_body(
-    view: projects.ProjectView, roles: frozenset[ProjectRole], detail: bool = True
+    view: projects.ProjectView,
+    roles: frozenset[ProjectRole],
+    allowlist: Allowlist | None = None,
 ) -> Project:
+    """Return the project in Harbor's shape.
+
+    With `allowlist` the body is the detailed one: owner name and allowlist.
+    """
     body = Project(
         project_id=view.project_id,
         owner_id=view.owner_id,
@@ -188,19 +191,30 @@ def _project_body(
         body.current_user_role_ids = sorted(role.value for role in roles)
         strongest = highest_role(roles)
         body.current_user_role_id = strongest.value if strongest else None
-    if detail:
+    if allowlist is not None:
         body.owner_name = view.owner_name
-        body.cve_allowlist = _empty_allowlist(view)
+        body.cve_allowlist = _allowlist_body(view, allowlist)
     return body
 
 
-def _ignore_allowlist(project: str, allowlist: CVEAllowlist | None) -> None:
-    # TODO: store CVE allowlists once scanning reads them. Until then the
-    # items are dropped and every project reports an empty allowlist.
-    if allowlist is not None and allowlist.items:
-        logger.warning(
-            "cve allowlist ignored", project=project, items=len(allowlist.items)
-        )
+def _store_allowlist(
+    session: Session,
+    context: dict[str, str],
+    project: tuple[int, str],
+    allowlist: Allowlist,
+    operation: AuditOperation,
+) -> None:
+    """Replace the project's own allowlist and audit the change."""
+    project_id, name = project
+    stored = allowlists.save_project(session, project_id, allowlist)
+    record(
+        session,
+        **context,
+        operation=operation,
+        resource_type=AUDIT_RESOURCE_TYPE,
+        resource=name,
+        reason=audit_summary(stored),
+    )
 
 
 def _check_creator(registry: RegistryContext, principal: Principal) -> bool:
@@ -269,7 +283,10 @@ async def create_project(
         projects.check_project_name(name)
     except projects.ProjectInvalid as exc:
         raise bad_request(exc.message) from exc
-    _ignore_allowlist(name, body.cve_allowlist)
+    # Harbor ignores `project_id` in the allowlist of a project being created.
+    allowlist = None
+    if body.cve_allowlist is not None:
+        allowlist = allowlist_of(body.cve_allowlist, None)
     context = audit_context(request, principal)
 
     def store() -> int:
@@ -287,6 +304,11 @@ async def create_project(
                 resource_type="project",
                 resource=name,
             )
+            if allowlist is not None:
+                target = (project.id, name)
+                _store_allowlist(
+                    session, context, target, allowlist, AuditOperation.CREATE
+                )
             return project.id
 
     try:
@@ -373,9 +395,17 @@ async def list_projects(
             if principal.user_id is not None:
                 ids = [view.project_id for view in views]
                 roles = memberships.roles_by_project(session, principal.user_id, ids)
+            lists: dict[int, Allowlist] = {}
+            if with_detail:
+                ids = [view.project_id for view in views]
+                lists = allowlists.load_projects(session, ids)
             empty: frozenset[ProjectRole] = frozenset()
             return total, [
-                _project_body(view, roles.get(view.project_id, empty), with_detail)
+                _project_body(
+                    view,
+                    roles.get(view.project_id, empty),
+                    lists.get(view.project_id),
+                )
                 for view in views
             ]
 
@@ -408,9 +438,20 @@ async def get_project(
     request: Request,
     access: ProjectAccess = Depends(can_read_project),
 ) -> Project:
-    """Return one project with its metadata, owner and the caller's roles in it."""
-    view = await _load_view(registry_of(request), access)
-    return _project_body(view, access.roles)
+    """Return one project with its metadata, owner, allowlist and the caller's roles."""
+    registry = registry_of(request)
+    project_id, name = access.project.project_id, access.project.name
+
+    def load() -> tuple[projects.ProjectView, Allowlist]:
+        with registry.db.session(read_only=True) as session:
+            view = projects.load_project(session, project_id, name)
+            return view, allowlists.load_project(session, project_id)
+
+    try:
+        view, allowlist = await run_in_threadpool(load)
+    except RegistryError as exc:
+        raise _harbor_error(exc) from exc
+    return _project_body(view, access.roles, allowlist)
 
 
 @router.put("/projects/{project_name_or_id}", response_class=Response)
@@ -419,19 +460,25 @@ async def update_project(
     body: ProjectReq,
     access: ProjectAccess = Depends(can_update_project),
 ) -> Response:
-    """Merge metadata into the project key by key. Keys not sent stay unchanged."""
+    """Merge metadata into the project key by key, and replace its own allowlist.
+
+    Metadata keys not sent stay unchanged, and so does the allowlist when
+    `cve_allowlist` is not sent.
+    """
     registry = registry_of(request)
     project_id, name = access.project.project_id, access.project.name
-    allowlist = body.cve_allowlist
-    if allowlist is not None and allowlist.project_id not in {None, 0, project_id}:
+    requested = body.cve_allowlist
+    if requested is not None and requested.project_id not in {None, 0, project_id}:
         raise bad_request(
             f"project_id in cve_allowlist must be {project_id} "
-            f"but it's {allowlist.project_id}"
+            f"but it's {requested.project_id}"
         )
-    _ignore_allowlist(name, allowlist)
+    allowlist = None
+    if requested is not None:
+        allowlist = allowlist_of(requested, project_id)
     context = audit_context(request, access.principal)
 
-    def store() -> list[str]:
+    def store() -> bool:
         with registry.db.session() as session:
             project = projects.require_project(session, project_id, name)
             changes = projects.update_metadata(
@@ -446,7 +493,12 @@ async def update_project(
                 resource=name,
                 reason=", ".join(f"{key}={value}" for key, value in changes.items()),
             )
-            return list(changes)
+            if allowlist is not None:
+                target = (project_id, name)
+                _store_allowlist(
+                    session, context, target, allowlist, AuditOperation.UPDATE
+                )
+            return bool(changes) or allowlist is not None
 
     try:
         changed = await run_in_threadpool(store)

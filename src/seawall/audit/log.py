@@ -18,6 +18,7 @@ class AuditOperation(StrEnum):
     CREATE = "create"
     UPDATE = "update"
     DELETE = "delete"
+    PULL = "pull"
 
 
 def record(

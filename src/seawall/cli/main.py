@@ -6,7 +6,9 @@ import click
 
 from seawall import __version__
 from seawall.cli.migrate import migrate
+from seawall.cli.scanner import scanner
 from seawall.cli.serve import serve
+from seawall.cli.vulndb import vulndb
 
 
 @click.group()
@@ -17,6 +19,8 @@ def cli() -> None:
 
 cli.add_command(serve)
 cli.add_command(migrate)
+cli.add_command(vulndb)
+cli.add_command(scanner)
 
 
 def main() -> None:

@@ -32,6 +32,8 @@ PUSH = Permission(Resource.REPOSITORY, Action.PUSH)
 DELETE_ARTIFACT = Permission(Resource.ARTIFACT, Action.DELETE)
 DELETE_TAG = Permission(Resource.TAG, Action.DELETE)
 DELETE_BLOB = Permission(Resource.REPOSITORY, Action.DELETE)
+# Reading an image a policy refuses to others, for scanning it.
+SCANNER_PULL = Permission(Resource.REPOSITORY, Action.SCANNER_PULL)
 
 # The token action that covers each permission a `/v2/` route checks.
 TOKEN_ACTIONS: dict[Permission, str] = {
@@ -40,6 +42,7 @@ TOKEN_ACTIONS: dict[Permission, str] = {
     DELETE_ARTIFACT: "delete",
     DELETE_TAG: "delete",
     DELETE_BLOB: "delete",
+    SCANNER_PULL: "scanner-pull",
 }
 
 
@@ -182,3 +185,17 @@ async def authorize(
             raise unauthorized(request, decision.reason, scope)
         raise OciError(ErrorCode.DENIED, decision.reason)
     return Access(principal, project, repository)
+
+
+async def holds(request: Request, access: Access, permission: Permission) -> bool:
+    """True when the already authorized caller also holds `permission`."""
+    principal = access.principal
+    if principal.token_access is not None:
+        decision = _check_token(
+            principal, access.project, access.repository, permission
+        )
+    else:
+        decision = await check_project(
+            context(request), principal, access.project, permission
+        )
+    return decision.allowed

@@ -15,6 +15,7 @@ from starlette.types import Receive, Scope, Send
 from seawall.context import RegistryContext
 from seawall.oci.access import DELETE_BLOB, PULL, authorize, context
 from seawall.oci.errors import ErrorCode, OciError
+from seawall.oci.gate import enforce_blob_gate
 from seawall.registry.blobs import require_linked_blob, unlink_blob
 from seawall.registry.errors import BlobNotFound
 from seawall.registry.names import to_digest
@@ -111,6 +112,8 @@ async def get_blob(request: Request) -> Response:
     digest = to_digest(request.path_params["digest"])
     registry = context(request)
     stat = await run_in_threadpool(_stat_blob, registry, access.repository, digest)
+    if request.method == "GET":
+        await enforce_blob_gate(request, access, str(digest))
     use_range = check_range(request.headers.get("range"), stat.st_size)
     response_class = FileResponse if use_range else _WholeFileResponse
     return response_class(

@@ -36,6 +36,9 @@ class ErrorCode(StrEnum):
     DENIED = "DENIED"
     UNSUPPORTED = "UNSUPPORTED"
     TOOMANYREQUESTS = "TOOMANYREQUESTS"
+    # Harbor's code for a pull refused by a project policy; the Docker CLI
+    # prints its message.
+    PROJECTPOLICYVIOLATION = "PROJECTPOLICYVIOLATION"
     UNKNOWN = "UNKNOWN"
 
 
@@ -54,6 +57,7 @@ STATUS: dict[ErrorCode, int] = {
     ErrorCode.DENIED: 403,
     ErrorCode.UNSUPPORTED: 405,
     ErrorCode.TOOMANYREQUESTS: 429,
+    ErrorCode.PROJECTPOLICYVIOLATION: 412,
     ErrorCode.UNKNOWN: 500,
 }
 

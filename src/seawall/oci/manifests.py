@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from starlette.background import BackgroundTasks
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
@@ -18,12 +19,15 @@ from seawall.oci.access import (
     authorize,
     context,
 )
+from seawall.oci.gate import enforce_gate
 from seawall.oci.numbers import parse_decimal
 from seawall.registry import media_types
 from seawall.registry.errors import ManifestNotFound, ManifestTooLarge, SizeInvalid
 from seawall.registry.manifests import delete_manifest, put_manifest, resolve_manifest
 from seawall.registry.names import check_tag, is_digest_reference, to_digest
 from seawall.routing import guarded
+from seawall.scan.sbom_service import sbom_on_push
+from seawall.scan.service import queue_scan
 from seawall.storage import parse_digest
 
 
@@ -57,8 +61,9 @@ async def _manifest(request: Request, name: str, reference: str) -> CachedManife
 async def get_manifest(request: Request) -> Response:
     name = request.path_params["name"]
     reference = request.path_params["reference"]
-    await authorize(request, name, PULL)
+    access = await authorize(request, name, PULL)
     manifest = await _manifest(request, name, reference)
+    await enforce_gate(request, access, reference, manifest)
     # Clients such as skopeo send one Accept header per media type.
     accept = ", ".join(request.headers.getlist("accept"))
     if not media_types.accepts(accept, manifest.media_type):
@@ -142,7 +147,18 @@ async def put_manifest_route(request: Request) -> Response:
     }
     if subject is not None:
         headers["OCI-Subject"] = subject
-    return Response(status_code=201, headers=headers)
+    after_push = BackgroundTasks()
+    after_push.add_task(
+        queue_scan,
+        registry.scans,
+        registry.db,
+        access.repository,
+        digest,
+        trigger="push",
+        only_auto_scan=True,
+    )
+    after_push.add_task(sbom_on_push, registry, access.repository, digest)
+    return Response(status_code=201, headers=headers, background=after_push)
 
 
 @guarded("artifact:delete or tag:delete")

@@ -24,6 +24,7 @@ from seawall.oci.access import (
     DELETE_TAG,
     PULL,
     PUSH,
+    SCANNER_PULL,
     authenticate,
     context,
 )
@@ -41,6 +42,7 @@ _ACTION_PERMISSIONS: dict[str, tuple[Permission, ...]] = {
     "pull": (PULL,),
     "push": (PUSH,),
     "delete": (DELETE_ARTIFACT, DELETE_TAG, DELETE_BLOB),
+    "scanner-pull": (PULL, SCANNER_PULL),
 }
 
 

@@ -92,6 +92,12 @@ def evaluate(
     permission: Permission,
 ) -> Decision:
     """Decide whether `principal`, holding `roles` in `project`, has `permission`."""
+    if permission.action == Action.SCANNER_PULL and not principal.is_robot:
+        # Only a robot granted it explicitly may read past the vulnerability
+        # gate; no role, not even a system administrator's, implies it.
+        return deny(
+            f"{_who(principal)} is not a robot granted scanner-pull", "scanner-only"
+        )
     if principal.sysadmin:
         return allow("system administrator", "sysadmin")
     granted = project_permissions(principal, project, roles)

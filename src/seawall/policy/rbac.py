@@ -178,7 +178,7 @@ ROBOT_PROJECT_PERMISSIONS: frozenset[Permission] = _grants(
         Resource.LOG: "list",
         Resource.PROJECT: "read update delete",
         Resource.METADATA: _CRUD,
-        Resource.REPOSITORY: "read update delete list pull push",
+        Resource.REPOSITORY: "read update delete list pull push scanner-pull",
         Resource.ARTIFACT: "read create list delete",
         Resource.SCAN: "create read stop",
         Resource.SBOM: "create read stop",

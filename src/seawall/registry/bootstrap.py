@@ -1,4 +1,4 @@
-"""First-start setup: the admin user and the public `library` project."""
+"""First-start setup: the admin user, the `library` project, the built-in scanner."""
 
 from __future__ import annotations
 
@@ -9,13 +9,14 @@ from sqlalchemy.orm import Session
 from seawall.auth import hash_password, verify_password
 from seawall.db.models import Project, ProjectMember, ProjectMetadata, User
 from seawall.policy.rbac import ProjectRole
+from seawall.scan.registrations import ensure_builtin_scanner
 from seawall.settings import DEFAULT_ADMIN_PASSWORD
 
 logger = structlog.get_logger(__name__)
 
 
 def bootstrap(session: Session, admin_password: str) -> None:
-    """Create `admin` and `library` if they do not exist yet."""
+    """Create `admin`, `library` and the built-in scanner if they do not exist yet."""
     admin = session.scalars(select(User).where(User.username == "admin")).one_or_none()
     if admin is None:
         admin = User(
@@ -42,6 +43,7 @@ def bootstrap(session: Session, admin_password: str) -> None:
             )
         )
         logger.info("project created", project="library", public=True)
+    ensure_builtin_scanner(session)
 
 
 def admin_has_default_password(session: Session) -> bool:

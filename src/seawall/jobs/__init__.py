@@ -1,0 +1,1 @@
+"""Work that runs in the background of a server process, on a timer."""
