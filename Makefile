@@ -38,6 +38,7 @@ test: lint test-sqlite test-postgres
 # backs guest pages lazily and the first touch of each page is slow.
 bench: $(VENV)/.test-installed system-packages
 	$(BIN)/python benchmarks/run.py --prefault-gib 16
+	$(BIN)/python benchmarks/scanning.py
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache

@@ -13,6 +13,7 @@ import gzip
 import hashlib
 import json
 import logging
+import resource
 import sysconfig
 import tarfile
 import time
@@ -28,8 +29,11 @@ OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
 OCI_LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
 REF_NAME = "org.opencontainers.image.ref.name"
-TAG = "1.0"
-# The default level of Go's compress/gzip, which docker and buildkit use.
+# The layout tags one manifest per variant. The variants share the layer
+# and differ only in a config label, so each has its own manifest digest and
+# Seawall reads the layer again on the first scan of each.
+VARIANT_TAGS = ("1", "2", "3")
+# zlib's default level, where Python's gzip module defaults to the slower 9.
 GZIP_LEVEL = 6
 FIXED_MTIME = 1_700_000_000
 
@@ -52,7 +56,7 @@ def image_trees() -> list[tuple[Path, str]]:
 @dataclass(frozen=True)
 class BuiltImage:
     layout: Path
-    tag: str
+    tags: tuple[str, ...]
     uncompressed_bytes: int
     compressed_bytes: int
     entries: int  # files, folders and links in the layer
@@ -147,13 +151,12 @@ def _store_blob(blobs: Path, data: bytes) -> dict[str, Any]:
     return {"digest": f"sha256:{digest}", "size": len(data)}
 
 
-def _write_layout(layout: Path, layer: _Layer) -> None:
-    """Write the config, manifest, index and `oci-layout` file around `layer`."""
-    blobs = layout / "blobs" / "sha256"
+def _write_manifest(blobs: Path, layer: _Layer, variant: str) -> dict[str, Any]:
+    """Store a config and manifest for `layer` and return the manifest's descriptor."""
     config = {
         "architecture": "amd64",
         "os": "linux",
-        "config": {},
+        "config": {"Labels": {"benchmark.variant": variant}},
         "rootfs": {"type": "layers", "diff_ids": [layer.diff_id]},
     }
     config_descriptor = _store_blob(blobs, json.dumps(config).encode())
@@ -168,17 +171,21 @@ def _write_layout(layout: Path, layer: _Layer) -> None:
         "config": {"mediaType": OCI_CONFIG, **config_descriptor},
         "layers": [layer_descriptor],
     }
-    manifest_descriptor = _store_blob(blobs, json.dumps(manifest).encode())
+    descriptor = _store_blob(blobs, json.dumps(manifest).encode())
+    return {
+        "mediaType": OCI_MANIFEST,
+        **descriptor,
+        "annotations": {REF_NAME: variant},
+    }
+
+
+def _write_layout(layout: Path, layer: _Layer) -> None:
+    """Write a manifest per variant, the index and the `oci-layout` file around `layer`."""
+    blobs = layout / "blobs" / "sha256"
     index = {
         "schemaVersion": 2,
         "mediaType": OCI_INDEX,
-        "manifests": [
-            {
-                "mediaType": OCI_MANIFEST,
-                **manifest_descriptor,
-                "annotations": {REF_NAME: TAG},
-            }
-        ],
+        "manifests": [_write_manifest(blobs, layer, tag) for tag in VARIANT_TAGS],
     }
     (layout / "index.json").write_text(json.dumps(index))
     (layout / "oci-layout").write_text(json.dumps({"imageLayoutVersion": "1.0.0"}))
@@ -203,7 +210,7 @@ def build_image(layout: Path) -> BuiltImage:
     status = Path("/var/lib/dpkg/status").read_text(errors="replace")
     return BuiltImage(
         layout=layout,
-        tag=TAG,
+        tags=VARIANT_TAGS,
         uncompressed_bytes=layer.uncompressed_bytes,
         compressed_bytes=layer.compressed_bytes,
         entries=layer.entries,
@@ -268,8 +275,22 @@ def count_packages(layout: Path, tag: str) -> int:
     )
 
 
-def time_read_inventory(layout: Path, tag: str) -> tuple[float, int]:
-    """Run `read_inventory` on `tag` in this process; return the seconds and package count."""
+@dataclass(frozen=True)
+class InventoryRead:
+    seconds: float
+    cpu_seconds: float  # user plus system time of this process
+    packages: int
+
+
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def time_read_inventory(layout: Path, tag: str) -> InventoryRead:
+    """Run `read_inventory` on `tag` in this process and time it."""
+    cpu_before = _cpu_seconds()
     started = time.perf_counter()
     packages = count_packages(layout, tag)
-    return time.perf_counter() - started, packages
+    seconds = time.perf_counter() - started
+    return InventoryRead(seconds, _cpu_seconds() - cpu_before, packages)

@@ -30,6 +30,7 @@ from seawall.oci.errors import (
     handle_unexpected,
 )
 from seawall.registry.errors import RegistryError
+from seawall.registry.pulls import FLUSH_INTERVAL_SECONDS
 from seawall.settings import Settings
 
 logger = structlog.get_logger(__name__)
@@ -95,7 +96,16 @@ def create_app(settings: Settings) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        tasks = [asyncio.create_task(_purge_uploads_forever(registry))]
+        tasks = [
+            asyncio.create_task(_purge_uploads_forever(registry)),
+            asyncio.create_task(
+                every(
+                    FLUSH_INTERVAL_SECONDS,
+                    "pull count flush",
+                    lambda: registry.pulls.flush(registry.db),
+                )
+            ),
+        ]
         tasks.extend(background_jobs(registry))
         await run_in_threadpool(registry.scans.recover_interrupted)
         logger.info("worker started", pid=os.getpid())
@@ -105,6 +115,7 @@ def create_app(settings: Settings) -> Starlette:
             for task in tasks:
                 task.cancel()
             registry.scans.close()
+            await run_in_threadpool(registry.pulls.flush, registry.db)
             registry.db.dispose()
             logger.info("worker stopped", pid=os.getpid())
 

@@ -12,6 +12,7 @@ from seawall.configuration import ConfigurationStore
 from seawall.db import Database
 from seawall.policy import ProjectFacts, ProjectRole
 from seawall.registry.cache import EpochCache, MetadataEpoch
+from seawall.registry.pulls import PullRecorder
 from seawall.registry.uploads import UploadService
 from seawall.scan.external import external_scanner
 from seawall.scan.gate import GateOutcome
@@ -56,6 +57,7 @@ class RegistryContext:
     roles: EpochCache[tuple[int, int], frozenset[ProjectRole]] = field(
         default_factory=lambda: EpochCache(8192)
     )
+    pulls: PullRecorder = field(default_factory=PullRecorder)
     # Vulnerability gate outcomes by (repository, digest).
     gate: EpochCache[tuple[str, str], GateOutcome] = field(
         default_factory=lambda: EpochCache(8192)

@@ -80,20 +80,27 @@ async def project_facts(registry: RegistryContext, name: str) -> ProjectFacts | 
 async def roles_of(
     registry: RegistryContext, principal: Principal, project: ProjectFacts
 ) -> frozenset[ProjectRole]:
-    """Return the caller's roles in `project`; robots and anonymous callers hold none."""
+    """Return the caller's roles in `project`, its own and its groups'.
+
+    Robots and anonymous callers hold none.
+    """
     if principal.user_id is None:
         return frozenset()
-    epoch = registry.epoch.current()
-    key = (principal.user_id, project.project_id)
-    cached = registry.roles.get(key, epoch)
-    if cached is not None:
-        return cached
-    user_id = principal.user_id
+    user_id, group_ids = principal.user_id, principal.group_ids
 
     def load() -> frozenset[ProjectRole]:
         with registry.db.session(read_only=True) as session:
-            return project_roles(session, project.project_id, user_id)
+            return project_roles(session, project.project_id, user_id, group_ids)
 
+    if group_ids:
+        # NOTE: the role cache is keyed by user and project only, so a caller
+        # in groups reads its roles from the database on every check.
+        return await run_in_threadpool(load)
+    epoch = registry.epoch.current()
+    key = (user_id, project.project_id)
+    cached = registry.roles.get(key, epoch)
+    if cached is not None:
+        return cached
     roles = await run_in_threadpool(load)
     registry.roles.put(key, epoch, roles)
     return roles
@@ -112,7 +119,10 @@ async def check_project(
 async def visible_project_ids(
     registry: RegistryContext, principal: Principal
 ) -> frozenset[int]:
-    """Return the projects the caller belongs to, by membership or robot grant."""
+    """Return the projects the caller belongs to, by membership or robot grant.
+
+    A user's memberships include those of its groups.
+    """
     if principal.is_robot:
         names = {g.namespace for g in principal.grants if g.kind == "project"}
         ids = set()
@@ -126,10 +136,10 @@ async def visible_project_ids(
         return frozenset(ids)
     if principal.user_id is None:
         return frozenset()
-    user_id = principal.user_id
+    user_id, group_ids = principal.user_id, principal.group_ids
 
     def load() -> frozenset[int]:
         with registry.db.session(read_only=True) as session:
-            return member_project_ids(session, user_id)
+            return member_project_ids(session, user_id, group_ids)
 
     return await run_in_threadpool(load)

@@ -222,14 +222,17 @@ def test_add_missing_role(
     assert error_of(response)["message"] == "role can not be empty"
 
 
-def test_add_group(admin_client: httpx.Client, project: str) -> None:
+def test_add_unknown_group_without_type(
+    admin_client: httpx.Client, project: str
+) -> None:
+    name = unique("devs")
     response = admin_client.post(
         f"{API}/projects/{project}/members",
-        json={"role_id": GUEST, "member_group": {"group_name": "devs"}},
+        json={"role_id": GUEST, "member_group": {"group_name": name}},
     )
 
     assert response.status_code == 400
-    assert error_of(response)["message"].startswith("groups are not supported")
+    assert error_of(response)["message"].startswith(f"user group {name} not found")
 
 
 def test_add_nobody(admin_client: httpx.Client, project: str) -> None:

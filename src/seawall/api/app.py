@@ -8,7 +8,9 @@ from starlette.exceptions import HTTPException
 
 from seawall import __version__
 from seawall.api import (
+    accessories,
     allowlists,
+    artifact_copy,
     artifacts,
     cve_export,
     members,
@@ -20,6 +22,7 @@ from seawall.api import (
     scans,
     security,
     system,
+    usergroups,
     users,
 )
 from seawall.api.audit import FailedChangeAuditMiddleware
@@ -55,9 +58,12 @@ def create_api(registry: RegistryContext) -> FastAPI:
         users,
         projects,
         members,
+        usergroups,
         robots,
         repositories,
         artifacts,
+        artifact_copy,
+        accessories,
         scans,
         scan_all,
         scanners,

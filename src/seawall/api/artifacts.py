@@ -1,10 +1,11 @@
 """Harbor-compatible `/api/v2.0` routes for the artifacts and tags of a repository.
 
 A `reference` in a path is a tag or a digest. `with_scan_overview` and
-`with_sbom_overview` add the stored scan and SBOM state. Features that
-Seawall does not have yet (labels, signatures, accessories, immutable
-tags) accept their `with_*` flags and return no data for them, as
-`docs/api-coverage.md` lists.
+`with_sbom_overview` add the stored scan and SBOM state, and
+`with_accessory` the accessories (`api.accessories`). Features that
+Seawall does not have yet (labels, signatures, immutable tags) accept
+their `with_*` flags and return no data for them, as
+`docs/api-coverage.md` lists. Artifact copy is in `api.artifact_copy`.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from seawall.api.accessories import Accessory, accessories_by_subject
 from seawall.api.audit import audit_context
 from seawall.api.deps import ProjectAccess, registry_of
 from seawall.api.errors import bad_request, conflict, not_found
@@ -35,7 +37,9 @@ from seawall.api.repositories import (
 from seawall.audit import AuditOperation, record
 from seawall.policy import Action, Resource
 from seawall.registry import artifacts
+from seawall.registry.accessories import Subject
 from seawall.registry.artifact_details import ArtifactInfo, TagInfo
+from seawall.registry.media_types import IMAGE_MANIFESTS
 from seawall.scan.overview import accepted_report_mimes, overviews_for
 from seawall.scan.sbom_service import sbom_overviews
 
@@ -118,7 +122,7 @@ class Artifact(BaseModel):
     labels: list[dict[str, Any]] | None = None
     scan_overview: dict[str, Any] | None = None
     sbom_overview: dict[str, Any] | None = None
-    accessories: list[dict[str, Any]] | None = None
+    accessories: list[Accessory] | None = None
 
 
 def _tag_model(info: TagInfo) -> Tag:
@@ -132,7 +136,11 @@ def _tag_model(info: TagInfo) -> Tag:
     )
 
 
-def _artifact_model(info: ArtifactInfo, overviews: Overviews | None = None) -> Artifact:
+def _artifact_model(
+    info: ArtifactInfo,
+    overviews: Overviews | None = None,
+    accessories: dict[str, list[Accessory]] | None = None,
+) -> Artifact:
     references = [
         Reference(
             parent_id=ref.parent_id,
@@ -164,11 +172,14 @@ def _artifact_model(info: ArtifactInfo, overviews: Overviews | None = None) -> A
         addition_links=_addition_links(info),
         scan_overview=overviews.scan.get(info.digest) if overviews else None,
         sbom_overview=overviews.sbom.get(info.digest) if overviews else None,
+        accessories=(accessories or {}).get(info.digest) or None,
     )
 
 
 def _addition_links(info: ArtifactInfo) -> dict[str, AdditionLink] | None:
-    if info.type != "IMAGE":
+    # An index has no config, so no build history; its vulnerabilities are
+    # its images' and are read by their digests.
+    if info.type != "IMAGE" or info.manifest_media_type not in IMAGE_MANIFESTS:
         return None
     repository = quote(quote(info.repository_name.partition("/")[2], safe=""), safe="")
     project = info.repository_name.partition("/")[0]
@@ -180,6 +191,14 @@ def _addition_links(info: ArtifactInfo) -> dict[str, AdditionLink] | None:
         "build_history": AdditionLink(href=f"{base}/build_history"),
         "vulnerabilities": AdditionLink(href=f"{base}/vulnerabilities"),
     }
+
+
+# Accessories by subject digest, when `with_accessory` is true.
+Found = dict[str, list[Accessory]] | None
+
+
+def _subjects(infos: list[ArtifactInfo]) -> list[Subject]:
+    return [Subject(info.id, info.digest) for info in infos]
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,7 +232,9 @@ def _overviews(
         mimes = accepted_report_mimes(request.headers.get("x-accept-vulnerabilities"))
         scan = overviews_for(session, project_id, triples, mimes)
     if with_sbom:
-        sbom = sbom_overviews(session, [info.digest for info in infos])
+        sbom = sbom_overviews(
+            session, infos[0].repository_id, [info.digest for info in infos]
+        )
     return Overviews(scan, sbom)
 
 
@@ -282,13 +303,13 @@ async def list_artifacts(
     tag_filter, labelled = _take_filters(terms)
     refine = refiner(terms, sort, artifacts.ARTIFACT_KEYS, artifacts.ARTIFACT_ORDER)
 
-    def load() -> tuple[artifacts.ResultPage[ArtifactInfo], Overviews | None]:
+    def load() -> tuple[artifacts.ResultPage[ArtifactInfo], Overviews | None, Found]:
         with registry.db.session(read_only=True) as session:
             repository = artifacts.require_repository_in(
                 session, access.project.project_id, name
             )
             if labelled:
-                return artifacts.ResultPage([], 0), None
+                return artifacts.ResultPage([], 0), None, None
             result = artifacts.list_artifacts(
                 session,
                 registry.store,
@@ -307,11 +328,16 @@ async def list_artifacts(
                 with_scan=with_scan_overview,
                 with_sbom=with_sbom_overview,
             )
-            return result, overviews
+            found = None
+            if with_accessory:
+                found = accessories_by_subject(
+                    session, registry.store, repository, _subjects(result.items)
+                )
+            return result, overviews, found
 
-    result, overviews = await run_in_threadpool(load)
+    result, overviews, found = await run_in_threadpool(load)
     set_page_headers(request, response, page, result.total)
-    return [_artifact_model(info, overviews) for info in result.items]
+    return [_artifact_model(info, overviews, found) for info in result.items]
 
 
 @router.get(ARTIFACT_PATH, response_model=Artifact, response_model_exclude_none=True)
@@ -348,7 +374,12 @@ async def get_artifact(
                 with_scan=with_scan_overview,
                 with_sbom=with_sbom_overview,
             )
-            return _artifact_model(info, overviews)
+            found = None
+            if with_accessory:
+                found = accessories_by_subject(
+                    session, registry.store, repository, _subjects([info])
+                )
+            return _artifact_model(info, overviews, found)
 
     return await run_in_threadpool(load)
 
@@ -357,7 +388,7 @@ async def get_artifact(
 async def delete_artifact(
     request: Request, access: DeleteArtifact, repository_name: str, reference: str
 ) -> Response:
-    """Delete an artifact by tag or digest, with all its tags.
+    """Delete an artifact by tag or digest, with all its tags and accessories.
 
     Responds 412 while an image index in the repository lists it. Children
     of a deleted index go with it unless tagged or listed by another index.

@@ -28,6 +28,7 @@ from seawall.db.models import CveExport, Project
 from seawall.policy import Action, Permission, Resource
 from seawall.scan import cve_export
 from seawall.scan.adapter_metadata import VULNERABILITY_REPORT
+from seawall.scan.glob_filter import InvalidGlob, glob_matcher
 from seawall.security import check_project, facts_of
 
 logger = structlog.get_logger(__name__)
@@ -87,6 +88,11 @@ def _check_request(data_type: str | None, body: ScanDataExportRequest) -> None:
                 "invalid criteria value, please remove additional spaces for "
                 f"input: {value}"
             )
+    for pattern in (body.repositories, body.tags):
+        try:
+            glob_matcher(pattern)
+        except InvalidGlob as exc:
+            raise bad_request(f"invalid criteria value: {exc}") from exc
 
 
 async def _require_project(

@@ -1,10 +1,11 @@
 """Harbor-compatible `/api/v2.0` routes for project members.
 
-Members are users with one of Harbor's role ids (1 projectAdmin,
-2 developer, 3 guest, 4 maintainer, 5 limitedGuest). Adding, changing or
-removing a member needs the `member` create, update or delete permission,
-which of the roles only projectAdmin has. Every change drops the cached
-roles in every process, so it applies to the next request.
+Members are users and user groups with one of Harbor's role ids
+(1 projectAdmin, 2 developer, 3 guest, 4 maintainer, 5 limitedGuest).
+Adding, changing or removing a member needs the `member` create, update
+or delete permission, which of the roles only projectAdmin has. Every
+change drops the cached roles in every process, so it applies to the
+next request.
 """
 
 from __future__ import annotations
@@ -19,8 +20,10 @@ from seawall.api.audit import audit_context
 from seawall.api.deps import ProjectAccess, project_guard, registry_of
 from seawall.api.errors import HarborError, bad_request, conflict, not_found
 from seawall.api.pagination import page_of, set_page_headers
+from seawall.api.usergroups import RESOURCE_TYPE as GROUP_RESOURCE_TYPE
 from seawall.audit import AuditOperation, record
-from seawall.auth import members
+from seawall.auth import groups, members
+from seawall.auth.roles import GROUP_ENTITY
 from seawall.policy import Action, Permission, Resource
 from seawall.registry.errors import RegistryError
 
@@ -81,28 +84,30 @@ def _entity(member: members.MemberView) -> ProjectMemberEntity:
 
 
 def _harbor_error(exc: RegistryError) -> HarborError:
-    if isinstance(exc, members.MemberExists):
+    if isinstance(exc, members.MemberExists | groups.GroupExists):
         return conflict(exc.message)
-    if isinstance(exc, members.MemberInvalid):
+    if isinstance(exc, members.MemberInvalid | groups.GroupInvalid):
         return bad_request(exc.message)
     return not_found(exc.message)
 
 
-def _names_group(body: ProjectMember) -> bool:
-    """Return whether the request names a user group rather than a user.
-
-    Harbor tries, in order: `member_user.user_id`, `member_group.id`,
-    `member_user.username`, then the group's DN or name.
-    """
+def _member_request(body: ProjectMember) -> members.MemberRequest:
     user = body.member_user or UserEntity()
     group = body.member_group or UserGroup()
-    if user.user_id is not None and user.user_id > 0:
-        return False
-    if group.id is not None and group.id > 0:
-        return True
-    if user.username:
-        return False
-    return bool(group.ldap_group_dn or group.group_name)
+    return members.MemberRequest(
+        user_id=user.user_id,
+        username=user.username,
+        group_id=group.id,
+        group_name=group.group_name,
+        group_type=group.group_type,
+        ldap_group_dn=group.ldap_group_dn,
+    )
+
+
+def _role_reason(member: members.MemberView) -> str:
+    if member.entity_type == GROUP_ENTITY:
+        return f"role {member.role_name} for user group"
+    return f"role {member.role_name}"
 
 
 @router.post("/projects/{project_name_or_id}/members", status_code=201)
@@ -111,29 +116,42 @@ async def create_project_member(
     body: ProjectMember | None = None,
     access: ProjectAccess = Depends(can_create_member),
 ) -> Response:
-    """Add a user to the project with a role, named by `user_id` or `username`."""
+    """Add a user or user group to the project with a role.
+
+    A group named by LDAP DN or by name and type is created if it does not
+    exist yet, as `members.resolve_entity` describes.
+    """
     if body is None:
         raise bad_request("the request body must contain the project member")
-    if _names_group(body):
-        # TODO: accept user groups once an LDAP, OIDC or HTTP authenticator
-        # provides them. Until then only users can be members.
-        raise bad_request("groups are not supported: add users with member_user")
     registry = registry_of(request)
     project_id, name = access.project.project_id, access.project.name
-    user = body.member_user or UserEntity()
+    named = _member_request(body)
     context = audit_context(request, access.principal)
 
     def store() -> members.MemberView:
         with registry.db.session() as session:
-            found = members.resolve_user(session, user.user_id, user.username)
-            member = members.add_member(session, project_id, found, body.role_id)
+            resolved = members.resolve_entity(session, named)
+            member = members.add_member(
+                session, project_id, resolved.entity, body.role_id
+            )
+            created = resolved.created_group
+            if created is not None:
+                record(
+                    session,
+                    **context,
+                    operation=AuditOperation.CREATE,
+                    resource_type=GROUP_RESOURCE_TYPE,
+                    resource=created.group_name,
+                    reason=f"group type {created.group_type}, "
+                    f"added as member of project {name}",
+                )
             record(
                 session,
                 **context,
                 operation=AuditOperation.CREATE,
                 resource_type="member",
                 resource=f"{name}/{member.entity_name}",
-                reason=f"role {member.role_name}",
+                reason=_role_reason(member),
             )
             return member
 
@@ -218,7 +236,7 @@ async def update_project_member(
                 operation=AuditOperation.UPDATE,
                 resource_type="member",
                 resource=f"{name}/{member.entity_name}",
-                reason=f"role {member.role_name}",
+                reason=_role_reason(member),
             )
 
     try:
@@ -249,6 +267,7 @@ async def delete_project_member(
                 operation=AuditOperation.DELETE,
                 resource_type="member",
                 resource=f"{name}/{member.entity_name}",
+                reason=_role_reason(member),
             )
 
     try:

@@ -394,7 +394,9 @@ async def list_projects(
             roles: dict[int, frozenset[ProjectRole]] = {}
             if principal.user_id is not None:
                 ids = [view.project_id for view in views]
-                roles = memberships.roles_by_project(session, principal.user_id, ids)
+                roles = memberships.roles_by_project(
+                    session, principal.user_id, ids, principal.group_ids
+                )
             lists: dict[int, Allowlist] = {}
             if with_detail:
                 ids = [view.project_id for view in views]

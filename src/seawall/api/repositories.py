@@ -58,7 +58,10 @@ class Repository(BaseModel):
     name: str = Field(description="Full name with the project: library/team/app")
     description: str = ""
     artifact_count: int
-    pull_count: int = Field(0, description="Always 0: pulls are not counted yet")
+    pull_count: int = Field(
+        0,
+        description="Manifest GETs, written every few seconds; scanner reads not counted",
+    )
     creation_time: datetime
     update_time: datetime
 
@@ -108,6 +111,7 @@ def _repository_model(info: artifacts.RepositoryInfo) -> Repository:
         name=info.name,
         description=info.description,
         artifact_count=info.artifact_count,
+        pull_count=info.pull_count,
         creation_time=info.created_at,
         update_time=info.updated_at,
     )

@@ -111,7 +111,7 @@ async def _change(
     work: Callable[[Session], RegistrationRow],
     reason: str = "",
 ) -> ScannerRegistration:
-    """Run `work` in one transaction with its audit record."""
+    """Run `work` in one transaction with its audit record, then move the epoch."""
     registry = registry_of(request)
     context = audit_context(request, principal)
 
@@ -129,7 +129,11 @@ async def _change(
             return registration_body(row)
 
     with _harbor_errors():
-        return await run_in_threadpool(run)
+        changed = await run_in_threadpool(run)
+    # The gate reads the newest report of the project's registration, so a
+    # cached decision must not outlive a change of which registration counts.
+    registry.metadata_changed()
+    return changed
 
 
 async def _ping(settings: registrations.RegistrationSettings) -> None:

@@ -26,8 +26,8 @@ from seawall.registry import artifacts
 from seawall.scan.overview import accepted_report_mimes, targets_of
 from seawall.scan.registrations import scanner_for_project
 from seawall.scan.reports import ScannerInfo, build_vulnerability_report
-from seawall.scan.sbom import CYCLONEDX_MEDIA_TYPE, SPDX_MEDIA_TYPE
 from seawall.scan.sbom_service import sbom_accessory
+from seawall.scan.sbom_types import CYCLONEDX_MEDIA_TYPE, SPDX_MEDIA_TYPE
 from seawall.scan.service import (
     SUCCESS,
     ScanError,

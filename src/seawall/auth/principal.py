@@ -33,12 +33,15 @@ class Principal:
     `token_access` is set when the caller presented a bearer token: it is
     the exact set of (repository, action) pairs the token grants, and the
     registry checks requests against it instead of the permission table.
+    `group_ids` are the user groups the login placed the user in. A user
+    has the project roles of each of them as well as its own.
     """
 
     kind: PrincipalKind
     username: str
     user_id: int | None = None
     sysadmin: bool = False
+    group_ids: frozenset[int] = field(default_factory=frozenset)
     robot_id: int | None = None
     robot_project_id: int | None = None
     grants: frozenset[RobotGrant] = field(default_factory=frozenset)
@@ -57,5 +60,16 @@ class Principal:
 ANONYMOUS = Principal(kind=PrincipalKind.ANONYMOUS, username="anonymous")
 
 
-def user_principal(user_id: int, username: str, sysadmin: bool) -> Principal:
-    return Principal(PrincipalKind.USER, username, user_id=user_id, sysadmin=sysadmin)
+def user_principal(
+    user_id: int,
+    username: str,
+    sysadmin: bool,
+    group_ids: frozenset[int] = frozenset(),
+) -> Principal:
+    return Principal(
+        PrincipalKind.USER,
+        username,
+        user_id=user_id,
+        sysadmin=sysadmin,
+        group_ids=group_ids,
+    )

@@ -98,6 +98,7 @@ class Repository(Base):
     )
     name: Mapped[str] = mapped_column(String(255), unique=True)
     description: Mapped[str] = mapped_column(Text, default="")
+    pull_count: Mapped[int] = mapped_column(BigInteger, default=0)
     created_at: Mapped[Timestamp]
     updated_at: Mapped[datetime] = mapped_column(
         UTCDateTime(), default=utcnow, onupdate=utcnow
@@ -451,3 +452,23 @@ class CveExport(Base):
     csv: Mapped[str | None] = mapped_column(Text)
     start_time: Mapped[Timestamp]
     end_time: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class UserGroup(Base):
+    """A user group: LDAP (type 1), HTTP authentication proxy (2) or OIDC (3).
+
+    A group's project memberships are `ProjectMember` rows with entity type
+    "g"; they carry no foreign key, so deleting a group deletes them itself.
+    """
+
+    __tablename__ = "user_groups"
+    __table_args__ = (UniqueConstraint("group_name", "group_type"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    group_name: Mapped[str] = mapped_column(String(255))
+    group_type: Mapped[int] = mapped_column(Integer)
+    ldap_group_dn: Mapped[str] = mapped_column(String(512), default="")
+    created_at: Mapped[Timestamp]
+    updated_at: Mapped[datetime] = mapped_column(
+        UTCDateTime(), default=utcnow, onupdate=utcnow
+    )

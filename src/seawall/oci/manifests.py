@@ -16,6 +16,7 @@ from seawall.oci.access import (
     DELETE_TAG,
     PULL,
     PUSH,
+    Access,
     authorize,
     context,
 )
@@ -57,6 +58,12 @@ async def _manifest(request: Request, name: str, reference: str) -> CachedManife
     return manifest
 
 
+def _scanner_token(access: Access) -> bool:
+    """True for a scanner's token: its reads are not pulls, as in Harbor."""
+    token = access.principal.token_access
+    return token is not None and (access.repository, "scanner-pull") in token
+
+
 @guarded("repository:pull")
 async def get_manifest(request: Request) -> Response:
     name = request.path_params["name"]
@@ -64,6 +71,9 @@ async def get_manifest(request: Request) -> Response:
     access = await authorize(request, name, PULL)
     manifest = await _manifest(request, name, reference)
     await enforce_gate(request, access, reference, manifest)
+    if request.method == "GET" and not _scanner_token(access):
+        tag = None if is_digest_reference(reference) else reference
+        context(request).pulls.record(access.repository, manifest.digest, tag)
     # Clients such as skopeo send one Accept header per media type.
     accept = ", ".join(request.headers.getlist("accept"))
     if not media_types.accepts(accept, manifest.media_type):

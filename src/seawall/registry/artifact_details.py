@@ -134,7 +134,7 @@ class ManifestReader:
             repository_id=self.repository.id,
             repository_name=self.repository.name,
             digest=artifact.digest,
-            size=self._total_size(artifact.digest, artifact.size, 0),
+            size=self.total_size(artifact),
             push_time=artifact.push_time,
             pull_time=artifact.pull_time,
             extra_attrs=extra_attrs,
@@ -142,6 +142,15 @@ class ManifestReader:
             references=references,
             tags=tags,
         )
+
+    def total_size(self, artifact: Artifact) -> int:
+        """Return Harbor's `size` of `artifact`: the manifest and all it references."""
+        return self._total_size(artifact.digest, artifact.size, 0)
+
+    def manifest(self, digest: str) -> dict[str, Any] | None:
+        """Return the stored manifest `digest` as JSON, or None when it is unreadable."""
+        loaded = self._document(digest)
+        return loaded[0] if loaded else None
 
     def _document(self, digest: str) -> tuple[dict[str, Any], int] | None:
         """Return a stored manifest or config as JSON with its length, reading each once."""

@@ -6,7 +6,9 @@ module lists, tags and deletes those rows for `/api/v2.0`, and
 
 As in Harbor, artifact listings and counts leave out the children of an
 image index unless they are tagged, because they appear as the index's
-`references`.
+`references`, and leave out accessories (signatures, SBOMs and other
+artifacts with a subject, see `registry.accessories`), which are listed
+under their subject.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from seawall.db.models import (
     Tag,
 )
 from seawall.db.types import utcnow
+from seawall.registry.accessories import find_accessories, is_accessory
 from seawall.registry.artifact_details import (
     ArtifactInfo,
     ManifestReader,
@@ -126,6 +129,7 @@ class RepositoryInfo:
     name: str
     description: str
     artifact_count: int
+    pull_count: int
     created_at: datetime
     updated_at: datetime
 
@@ -214,6 +218,7 @@ def _repository_info(repository: Repository, counts: dict[int, int]) -> Reposito
         name=repository.name,
         description=repository.description,
         artifact_count=counts.get(repository.id, 0),
+        pull_count=repository.pull_count,
         created_at=repository.created_at,
         updated_at=repository.updated_at,
     )
@@ -296,12 +301,14 @@ def get_artifact(
 def delete_artifact(
     session: Session, repository: Repository, reference: str
 ) -> list[str]:
-    """Delete an artifact with its tags and the children only it lists, and return their digests.
+    """Delete an artifact with its tags, accessories and the children only it lists.
 
-    Raises `ManifestInUse` while an image index in the repository lists
-    the artifact. A child of a deleted index goes too unless it is tagged
-    or another index still lists it. Referrers whose subject is the
-    artifact are kept, as on `/v2/`.
+    Returns the digests of the deleted artifacts. Raises `ManifestInUse`
+    while an image index in the repository lists the artifact. A child of
+    a deleted index goes too unless it is tagged or another index still
+    lists it. Accessories of a deleted artifact go with it, as in Harbor,
+    unless an index still lists them. `/v2/` deletes keep accessories,
+    because the OCI spec leaves referrers in place.
     """
     artifact = resolve_artifact(session, repository, reference)
     parent = _parent_index(session, repository.id, artifact.digest)
@@ -311,6 +318,8 @@ def delete_artifact(
     pending = [artifact]
     while pending:
         current = pending.pop()
+        if current.digest in deleted:
+            continue  # both a child and an accessory of a deleted artifact
         children = list(
             session.scalars(
                 select(ArtifactReference.digest).where(
@@ -322,7 +331,19 @@ def delete_artifact(
         _remove_artifact(session, current)
         deleted.append(current.digest)
         pending.extend(_orphaned_children(session, repository.id, children))
+        pending.extend(_unlisted_accessories(session, repository.id, current.digest))
     return deleted
+
+
+def _unlisted_accessories(
+    session: Session, repository_id: int, digest: str
+) -> list[Artifact]:
+    """Return the accessories of `digest` that no index in the repository lists."""
+    return [
+        accessory
+        for _, accessory, _ in find_accessories(session, repository_id, [digest])
+        if _parent_index(session, repository_id, accessory.digest) is None
+    ]
 
 
 def _remove_artifact(session: Session, artifact: Artifact) -> None:
@@ -372,6 +393,10 @@ def _tagged() -> ColumnElement[bool]:
 
 def _listed(tag_filter: TagFilter | None) -> ColumnElement[bool]:
     """Return the condition for the artifacts a listing shows, narrowed by `tag_filter`."""
+    return and_(not_(is_accessory()), _tag_condition(tag_filter))
+
+
+def _tag_condition(tag_filter: TagFilter | None) -> ColumnElement[bool]:
     parent = aliased(Artifact)
     in_index = exists().where(
         ArtifactReference.digest == Artifact.digest,

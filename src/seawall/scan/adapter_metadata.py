@@ -16,8 +16,6 @@ from sqlalchemy.orm import Session
 from seawall import __version__
 from seawall.registry import media_types
 from seawall.scan import registrations
-from seawall.scan.adapter.client import AdapterClient, AdapterError
-from seawall.vulndb.store import import_history
 
 logger = structlog.get_logger(__name__)
 
@@ -82,6 +80,8 @@ BUILTIN_CAPABILITIES = (
 def builtin_metadata(session: Session) -> AdapterMetadata:
     """Return the metadata of the built-in scanner, with the advisory import time."""
     properties = {SCANNER_TYPE: "os-package-vulnerability"}
+    from seawall.vulndb.store import import_history
+
     imports = import_history(session)
     if imports:
         newest = max(entry.imported_at for entry in imports)
@@ -103,6 +103,8 @@ def fetch_metadata(
     Raises `AdapterUnavailable` when the adapter cannot be reached, answers
     an error, or sends metadata without a usable vulnerability capability.
     """
+    from seawall.scan.adapter.client import AdapterClient, AdapterError
+
     try:
         with AdapterClient(
             url,

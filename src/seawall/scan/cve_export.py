@@ -18,12 +18,12 @@ from __future__ import annotations
 import csv
 import io
 import json
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
+from seawall.scan.glob_filter import glob_matcher
 from seawall.scan.model import Finding
 from seawall.scan.security_hub import (
     ArtifactRow,
@@ -59,45 +59,6 @@ class ExportCriteria:
     tags: str = ""
     cve_ids: str = ""
     labels: tuple[int, ...] = field(default_factory=tuple)
-
-
-def expand_braces(pattern: str) -> list[str]:
-    """Expand `{a,b}` alternatives, innermost first: "x/{a,b}" gives x/a and x/b."""
-    match = re.search(r"\{([^{}]*)\}", pattern)
-    if match is None:
-        return [pattern]
-    head, tail = pattern[: match.start()], pattern[match.end() :]
-    expanded: list[str] = []
-    for option in match.group(1).split(","):
-        expanded.extend(expand_braces(head + option + tail))
-    return expanded
-
-
-def _glob_regex(pattern: str) -> re.Pattern[str]:
-    parts: list[str] = []
-    index = 0
-    while index < len(pattern):
-        char = pattern[index]
-        if pattern.startswith("**", index):
-            parts.append(".*")
-            index += 2
-            continue
-        if char == "*":
-            parts.append("[^/]*")
-        elif char == "?":
-            parts.append("[^/]")
-        else:
-            parts.append(re.escape(char))
-        index += 1
-    return re.compile("".join(parts))
-
-
-def glob_matcher(pattern: str) -> re.Pattern[str] | None:
-    """Compile a glob with alternatives, or return None (match all) for an empty one."""
-    if not pattern:
-        return None
-    alternatives = [_glob_regex(option).pattern for option in expand_braces(pattern)]
-    return re.compile("(?:" + "|".join(alternatives) + ")")
 
 
 def parse_cve_ids(raw: str) -> frozenset[str]:

@@ -18,8 +18,6 @@ from seawall.db.models import ScannerRegistration
 from seawall.policy import ProjectFacts
 from seawall.registry.names import project_of
 from seawall.registry.repositories import find_project
-from seawall.scan.adapter.client import AdapterClient
-from seawall.scan.adapter.spec import ScanRequest
 from seawall.scan.model import Finding
 from seawall.scan.reports import (
     GENERIC_REPORT_MIME,
@@ -48,6 +46,9 @@ def external_scanner(
     def scan(
         registration: ScannerRegistration, repository: str, target: ImageTarget
     ) -> tuple[list[Finding], tuple[str, str, str]]:
+        from seawall.scan.adapter.client import AdapterClient
+        from seawall.scan.adapter.spec import ScanRequest
+
         with db.session(read_only=True) as session:
             project = find_project(session, project_of(repository))
             if project is None:

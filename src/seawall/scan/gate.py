@@ -143,15 +143,24 @@ def evaluate_blob(
     A blob is served when at least one manifest of the repository that
     references it may be pulled, or when no manifest references it yet.
     Otherwise the reader gets the refusal of the image it belongs to, so
-    layers of a refused image cannot be fetched one by one.
+    layers of a refused image cannot be fetched one by one. A manifest is
+    stored as a blob of its repository too: reading it by the blob route
+    gets the same decision as reading it by digest from the manifest route.
     """
     with db.session(read_only=True) as session:
+        manifest_media_type = session.scalar(
+            select(Artifact.media_type)
+            .join(Repository, Repository.id == Artifact.repository_id)
+            .where(Repository.name == repository, Artifact.digest == digest)
+        )
         referrers = session.execute(
             select(Artifact.digest, Artifact.media_type)
             .join(ArtifactReference, ArtifactReference.artifact_id == Artifact.id)
             .join(Repository, Repository.id == Artifact.repository_id)
             .where(Repository.name == repository, ArtifactReference.digest == digest)
         ).all()
+    if manifest_media_type is not None:
+        return evaluate(db, store, project_name, digest, manifest_media_type)
     if not referrers:
         return GateOutcome(True, "no manifest references the blob")
     refusal: GateOutcome | None = None

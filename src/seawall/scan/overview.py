@@ -19,7 +19,12 @@ from sqlalchemy.orm import Session
 from seawall.db.models import Artifact, ArtifactReference, ScanReport
 from seawall.registry import media_types
 from seawall.scan.model import Severity
-from seawall.scan.reports import GENERIC_REPORT_MIME, HARBOR_REPORT_MIME
+from seawall.scan.reports import (
+    GENERIC_REPORT_MIME,
+    HARBOR_REPORT_MIME,
+    REPORT_MIMES,
+    canonical_mime,
+)
 from seawall.scan.service import ERROR, PENDING, REPORT_MIME, RUNNING, STOPPED, SUCCESS
 
 DEFAULT_ACCEPT = f"{GENERIC_REPORT_MIME}, {HARBOR_REPORT_MIME}"
@@ -27,11 +32,16 @@ _STATUS_ORDER = [RUNNING, STOPPED, SUCCESS, ERROR, PENDING]
 
 
 def accepted_report_mimes(header: str | None) -> list[str]:
-    """The vulnerability report media types a caller accepts, in its order."""
+    """Return the vulnerability report media types a caller accepts, in its order.
+
+    Media types are compared without case and blanks around `;` and `=`,
+    so `...report;version=1.1` names the same type as `...report; version=1.1`.
+    """
+    known = {canonical_mime(mime): mime for mime in REPORT_MIMES}
     accepted = []
     for part in (header or DEFAULT_ACCEPT).split(","):
-        mime = part.strip()
-        if mime in (GENERIC_REPORT_MIME, HARBOR_REPORT_MIME) and mime not in accepted:
+        mime = known.get(canonical_mime(part))
+        if mime is not None and mime not in accepted:
             accepted.append(mime)
     return accepted
 

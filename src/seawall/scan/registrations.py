@@ -122,11 +122,14 @@ def _validate_url(raw: str) -> str:
         raise RegistrationInvalid(
             f"invalid url {raw!r}: use an http:// or https:// URL with a host"
         )
-    if port == 0 or parts.username or parts.password:
+    if parts.username or parts.password:
+        # The message is returned and logged, so it must not repeat the password.
         raise RegistrationInvalid(
-            f"invalid url {raw!r}: give a host without credentials and a port "
-            "from 1 to 65535"
+            f"invalid url for host {parts.hostname!r}: give the credentials in "
+            "access_credential, not in the url"
         )
+    if port == 0:
+        raise RegistrationInvalid(f"invalid url {raw!r}: give a port from 1 to 65535")
     return url
 
 

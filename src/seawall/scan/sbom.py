@@ -29,13 +29,14 @@ from license_expression import get_spdx_licensing  # type: ignore[import-untyped
 from packageurl import PackageURL
 
 from seawall import __version__
+from seawall.scan import sbom_types
 from seawall.scan.model import Inventory, OperatingSystem, Package
 from seawall.storage import parse_digest
 
 logger = structlog.get_logger(__name__)
 
-CYCLONEDX_MEDIA_TYPE = "application/vnd.cyclonedx+json"
-SPDX_MEDIA_TYPE = "application/spdx+json"
+CYCLONEDX_MEDIA_TYPE = sbom_types.CYCLONEDX_MEDIA_TYPE
+SPDX_MEDIA_TYPE = sbom_types.SPDX_MEDIA_TYPE
 
 TOOL_NAME = "seawall"
 PROPERTY_PREFIX = "seawall:"

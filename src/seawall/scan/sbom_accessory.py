@@ -21,7 +21,7 @@ from seawall.registry.errors import ManifestInvalid, ManifestNotFound
 from seawall.registry.manifest_parser import Descriptor
 from seawall.registry.manifests import put_manifest, resolve_manifest
 from seawall.registry.repositories import require_repository
-from seawall.scan.sbom import CYCLONEDX_MEDIA_TYPE, SPDX_MEDIA_TYPE
+from seawall.scan.sbom_types import CYCLONEDX_MEDIA_TYPE, SPDX_MEDIA_TYPE
 from seawall.storage import BlobStore, digest_bytes
 
 CREATED_ANNOTATION = "org.opencontainers.image.created"

@@ -4,15 +4,17 @@ Each image gets two documents, SPDX JSON and CycloneDX JSON, written from
 its package inventory and stored as OCI artifacts whose `subject` is the
 image, so the referrers API lists them. One `ScanReport` row per image,
 with the SBOM report media type, records the state and the accessories'
-digests for Harbor's `sbom_overview`.
+digests for Harbor's `sbom_overview`. A new generation deletes the
+accessories that the last one stored in the same repository.
 """
 
 from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -25,13 +27,8 @@ from seawall.registry.errors import ManifestNotFound
 from seawall.registry.manifest_parser import Descriptor
 from seawall.registry.manifests import delete_manifest
 from seawall.scan.reports import SBOM_REPORT_MIME
-from seawall.scan.sbom import (
-    CYCLONEDX_MEDIA_TYPE,
-    SPDX_MEDIA_TYPE,
-    cyclonedx_document,
-    spdx_document,
-)
 from seawall.scan.sbom_accessory import CREATED_ANNOTATION, store_sbom
+from seawall.scan.sbom_types import CYCLONEDX_MEDIA_TYPE, SPDX_MEDIA_TYPE
 from seawall.scan.service import (
     ERROR,
     RUNNING,
@@ -48,10 +45,23 @@ if TYPE_CHECKING:
 
 logger = structlog.get_logger(__name__)
 
-FORMATS = {
-    SPDX_MEDIA_TYPE: spdx_document,
-    CYCLONEDX_MEDIA_TYPE: cyclonedx_document,
-}
+
+def _writers() -> dict[str, Callable[..., bytes]]:
+    """The document writers by media type, loading the SBOM libraries on first use."""
+    from seawall.scan import sbom
+
+    return {
+        SPDX_MEDIA_TYPE: sbom.spdx_document,
+        CYCLONEDX_MEDIA_TYPE: sbom.cyclonedx_document,
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class Previous:
+    """The repository and accessory digests of an image's last SBOM generation."""
+
+    repository: str | None
+    accessories: tuple[str, ...]
 
 
 def generate_sbom(
@@ -104,7 +114,7 @@ def _generate_one(
         )
         accessories: dict[str, str] = {}
         with registry.db.session() as session:
-            for media_type, write in FORMATS.items():
+            for media_type, write in _writers().items():
                 document = write(
                     inventory,
                     image_name=repository_name,
@@ -150,16 +160,9 @@ def _generate_one(
         raise
 
 
-@dataclass(frozen=True, slots=True)
-class Previous:
-    """Where the last generation of an image's SBOMs stored its accessories."""
-
-    repository: str | None
-    accessories: tuple[str, ...]
-
-
 def _previous(row: ScanReport) -> Previous:
-    if row.status != SUCCESS or not row.report:
+    # A failed generation leaves the report of the last successful one.
+    if not row.report:
         return Previous(None, ())
     report = json.loads(row.report)
     repository = report.get("repository")
@@ -243,10 +246,27 @@ def sbom_on_push(registry: RegistryContext, repository_name: str, digest: str) -
         logger.info("sbom not generated", repository=repository_name, reason=str(exc))
 
 
-def sbom_overviews(session: Any, digests: Sequence[str]) -> dict[str, dict[str, Any]]:
-    """Harbor's `sbom_overview` by image digest, for images that have one."""
+def sbom_overviews(
+    session: Any, repository_id: int, digests: Sequence[str]
+) -> dict[str, dict[str, Any]]:
+    """Harbor's `sbom_overview` by image digest, for images of one repository.
+
+    The SBOM accessories stored in the repository are the truth: one SBOM
+    row per image records the newest generation in any repository, so its
+    `sbom_digest` is used only when that accessory is in this repository.
+    """
     if not digests:
         return {}
+    stored = {
+        subject: (digest, push_time)
+        for subject, digest, push_time in session.execute(
+            select(Artifact.subject_digest, Artifact.digest, Artifact.push_time).where(
+                Artifact.repository_id == repository_id,
+                Artifact.subject_digest.in_(list(digests)),
+                Artifact.artifact_type == SPDX_MEDIA_TYPE,
+            )
+        )
+    }
     result: dict[str, dict[str, Any]] = {}
     rows = session.scalars(
         select(ScanReport).where(
@@ -256,21 +276,45 @@ def sbom_overviews(session: Any, digests: Sequence[str]) -> dict[str, dict[str, 
     )
     for row in rows:
         report = json.loads(row.report) if row.report else {}
+        accessory = stored.get(row.digest)
+        if row.status == SUCCESS and (
+            accessory is None or report.get("sbom_digest") != accessory[0]
+        ):
+            if accessory is None:
+                continue  # generated for the same image in another repository
+            result[row.digest] = _stored_overview(row, accessory[0], accessory[1])
+            continue
         end = row.end_time
         result[row.digest] = {
             "start_time": row.start_time.isoformat(),
             "end_time": end.isoformat() if end else None,
             "scan_status": row.status,
-            "sbom_digest": report.get("sbom_digest", ""),
+            "sbom_digest": report.get("sbom_digest", "") if accessory else "",
             "report_id": row.uuid,
             "duration": int((end - row.start_time).total_seconds()) if end else 0,
-            "scanner": {
-                "name": row.scanner_name,
-                "vendor": row.scanner_vendor,
-                "version": row.scanner_version,
-            },
+            "scanner": _scanner(row),
         }
     return result
+
+
+def _stored_overview(row: ScanReport, digest: str, pushed: datetime) -> dict[str, Any]:
+    return {
+        "start_time": pushed.isoformat(),
+        "end_time": pushed.isoformat(),
+        "scan_status": SUCCESS,
+        "sbom_digest": digest,
+        "report_id": row.uuid,
+        "duration": 0,
+        "scanner": _scanner(row),
+    }
+
+
+def _scanner(row: ScanReport) -> dict[str, str]:
+    return {
+        "name": row.scanner_name,
+        "vendor": row.scanner_vendor,
+        "version": row.scanner_version,
+    }
 
 
 def sbom_accessory(session: Any, digest: str, media_type: str) -> str | None:

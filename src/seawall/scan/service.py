@@ -15,7 +15,6 @@ layers again.
 from __future__ import annotations
 
 import json
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -120,8 +119,6 @@ class ScanService:
         self._pool = ThreadPoolExecutor(
             settings.scan_workers, thread_name_prefix="seawall-scan"
         )
-        self._stopped: set[str] = set()
-        self._lock = threading.Lock()
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
@@ -205,8 +202,6 @@ class ScanService:
             row.status = STOPPED
             row.end_time = now()
             row.log += _log_line("scan stopped on request")
-            with self._lock:
-                self._stopped.add(row.uuid)
         return len(rows)
 
     def _stale(self, row: ScanReport) -> bool:
@@ -222,8 +217,17 @@ class ScanService:
         repository: str,
         target: ImageTarget,
     ) -> None:
+        from seawall.scan.adapter.client import AdapterError
+
         try:
             self._run(report_uuid, registration_uuid, repository, target)
+        except AdapterError as exc:
+            # An adapter that is down or refuses the request is an expected
+            # failure: its message says enough without a traceback.
+            logger.warning(
+                "scan failed", report=report_uuid, digest=target.digest, error=str(exc)
+            )
+            self._finish(report_uuid, ERROR, f"scan failed: {exc}", None)
         except Exception as exc:  # a scan must never take the worker down
             logger.exception("scan failed", report=report_uuid, digest=target.digest)
             self._finish(report_uuid, ERROR, f"scan failed: {exc}", None)
@@ -260,8 +264,8 @@ class ScanService:
                 raise RuntimeError("no client for external scanners is configured")
             findings, scanner = self._external(registration_copy, repository, target)
             generation, notes = 0, []
-        if self._was_stopped(report_uuid):
-            return
+        # A scan stopped meanwhile keeps its Stopped state: `_finish` only
+        # changes a report that is still queued or running.
         elapsed = time.monotonic() - started
         notes.append(f"found {len(findings)} vulnerabilities in {elapsed:.2f} s")
         self._finish(
@@ -273,13 +277,6 @@ class ScanService:
             notes=notes,
             scanner=scanner,
         )
-
-    def _was_stopped(self, report_uuid: str) -> bool:
-        with self._lock:
-            if report_uuid in self._stopped:
-                self._stopped.discard(report_uuid)
-                return True
-        return False
 
     def inventory_of(self, target: ImageTarget) -> Inventory:
         """The image's package inventory: stored, or read from its layers and stored."""

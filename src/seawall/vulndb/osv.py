@@ -22,6 +22,10 @@ MAX_RECORD_BYTES = 4 * 1024 * 1024
 MAX_ID_LENGTH = 255
 MAX_ECOSYSTEM_LENGTH = 128
 MAX_NAME_LENGTH = 512
+# Characters of an invalid value quoted in a skip reason.
+_MAX_SHOWN_VALUE = 80
+# A JSON escape of NUL that is not itself an escaped backslash.
+_NUL_ESCAPE = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
 
 
 class InvalidRecord(ValueError):
@@ -81,6 +85,9 @@ def parse_record(raw: bytes) -> OsvRecord:
         raise InvalidRecord(
             f"record is {len(raw)} bytes, more than the limit of {MAX_RECORD_BYTES}"
         )
+    if _NUL_ESCAPE.search(raw):
+        # PostgreSQL text columns cannot store NUL, and no real record has one.
+        raise InvalidRecord("record contains a NUL character (\\u0000)")
     try:
         document = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -236,10 +243,12 @@ def _timestamp(document: dict[str, Any], key: str) -> datetime | None:
         raise InvalidRecord(f"'{key}' is not a string")
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)
+        # A time at either end of the calendar, such as year 1 at +01:00,
+        # overflows when moved to UTC.
+        return parsed.astimezone(UTC)
+    except (ValueError, OverflowError):
         raise InvalidRecord(
-            f"'{key}' is not an RFC 3339 timestamp: {value!r}"
+            f"'{key}' is not an RFC 3339 timestamp: {value[:_MAX_SHOWN_VALUE]!r}"
         ) from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)

@@ -8,6 +8,7 @@ size keep a hostile zip (a "zip bomb") from exhausting memory or disk.
 from __future__ import annotations
 
 import hashlib
+import lzma
 import tempfile
 import time
 import zipfile
@@ -20,11 +21,23 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from seawall.scan.zip_directory import central_directory_entries
 from seawall.vulndb.osv import MAX_RECORD_BYTES
 
 # NOTE: the default limits are estimates meant for one ecosystem's OSV zip at
 # a time. A larger export is rejected with a message and must be split.
 _CHUNK_BYTES = 1024 * 1024
+# What `zipfile` raises on a damaged member: bzip2 data errors are OSError,
+# a local header offset out of range is ValueError.
+_MEMBER_ERRORS = (
+    zipfile.BadZipFile,
+    zlib.error,
+    lzma.LZMAError,
+    EOFError,
+    OSError,
+    ValueError,
+    NotImplementedError,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +94,13 @@ class SourceReader:
 
     def _zip_members(self) -> Iterator[Member]:
         self.sha256 = file_sha256(self.path)
+        with self.path.open("rb") as file:
+            declared = central_directory_entries(file)
+        if declared > self.limits.max_members:
+            raise SourceError(
+                f"{self.source} has about {declared} members, more than the "
+                f"limit of {self.limits.max_members}"
+            )
         try:
             archive = zipfile.ZipFile(self.path)
         except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError) as exc:
@@ -110,7 +130,7 @@ class SourceReader:
                 # The size in the zip header can lie, so read one byte past
                 # the limit rather than trusting it.
                 data = stream.read(limit + 1)
-        except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as exc:
+        except _MEMBER_ERRORS as exc:
             return Member(info.filename, None, f"member cannot be read: {exc}")
         except RuntimeError as exc:  # an encrypted member
             return Member(info.filename, None, f"member cannot be read: {exc}")

@@ -46,7 +46,7 @@ def sync_source(db: Database, source: str) -> list[ImportResult]:
     return [
         result
         for path in sorted(folder.glob("*.zip"))
-        if (result := _sync_file(db, path)) is not None
+        if path.is_file() and (result := _sync_file(db, path)) is not None
     ]
 
 
@@ -60,14 +60,16 @@ def sync_periodically(
     """Run `sync_source` every `interval_seconds` until `stop` is set.
 
     `on_change` runs after a sync that changed a record (for example to bump
-    the metadata epoch). A failed sync is logged and retried at the next
-    interval.
+    the metadata epoch). A failed sync, whatever the error, is logged and
+    retried at the next interval.
     """
     while not stop.is_set():
         try:
             results = sync_source(db, source)
         except SourceError as exc:
             logger.warning("advisory sync failed", source=source, error=str(exc))
+        except Exception:  # a bug or a database error must not end the schedule
+            logger.exception("advisory sync failed unexpectedly", source=source)
         else:
             if any(result.changed_count for result in results):
                 on_change()

@@ -2,22 +2,30 @@
 
 `AdapterClient` talks to any adapter that follows the specification.
 `create_adapter_app` serves Seawall's own scanner through the same API.
+The names are loaded on first use, so the registry does not load the HTTP
+client until it calls an external adapter.
 """
 
-from seawall.scan.adapter.client import AdapterClient, AdapterError, check_metadata
-from seawall.scan.adapter.spec import (
-    Artifact,
-    Registry,
-    ScannerAdapterMetadata,
-    ScanRequest,
-)
+from __future__ import annotations
 
-__all__ = [
-    "AdapterClient",
-    "AdapterError",
-    "Artifact",
-    "Registry",
-    "ScanRequest",
-    "ScannerAdapterMetadata",
-    "check_metadata",
-]
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "AdapterClient": "seawall.scan.adapter.client",
+    "AdapterError": "seawall.scan.adapter.client",
+    "check_metadata": "seawall.scan.adapter.client",
+    "Artifact": "seawall.scan.adapter.spec",
+    "Registry": "seawall.scan.adapter.spec",
+    "ScannerAdapterMetadata": "seawall.scan.adapter.spec",
+    "ScanRequest": "seawall.scan.adapter.spec",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

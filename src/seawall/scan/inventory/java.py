@@ -25,6 +25,7 @@ from seawall.scan.inventory.limits import Limits
 from seawall.scan.inventory.purl import maven_purl
 from seawall.scan.inventory.records import FileContext, FileResult
 from seawall.scan.model import MAVEN
+from seawall.scan.zip_directory import central_directory_entries
 
 ARCHIVE_SUFFIXES = (".jar", ".war", ".ear")
 _MAX_TEXT_MEMBER_BYTES = 1024 * 1024
@@ -161,6 +162,12 @@ def _is_pom_properties(name: str) -> bool:
 
 
 def _walk_archive(walk: _Walk, data: bytes, label: str, depth: int) -> None:
+    cap = walk.limits.max_archive_members
+    if (entries := central_directory_entries(data)) > cap:
+        walk.result.warnings.append(
+            f"{label}: about {entries} entries pass the cap of {cap}; not read"
+        )
+        return
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, OSError, ValueError, EOFError) as error:

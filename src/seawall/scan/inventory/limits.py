@@ -27,3 +27,6 @@ class Limits:
         256 * MIB
     )  # uncompressed bytes read from one archive tree
     max_symlink_hops: int = 40
+    # Linux's PATH_MAX. The overlay keeps every parent directory of a stored
+    # path, so a longer name would cost memory quadratic in its length.
+    max_path_bytes: int = 4096

@@ -3,8 +3,8 @@
 Files are parsed only once complete: a layer that breaks off mid-stream
 (damaged or truncated compression, a bad tar header, a cap reached) keeps
 the files and whiteouts read before the break, and the break becomes a
-warning. Entries with ".." in their names, device files and fifos are
-never read.
+warning. Entries with ".." in their names or with names longer than
+`Limits.max_path_bytes`, device files and fifos are never read.
 """
 
 from __future__ import annotations
@@ -142,6 +142,12 @@ class LayerReader:
             return
         if not path:
             return  # the root directory itself
+        if len(path.encode("utf-8", "surrogateescape")) > self.limits.max_path_bytes:
+            self.count_entry(
+                f"names longer than {self.limits.max_path_bytes} bytes, skipped",
+                member.name,
+            )
+            return
         directory, _, name = path.rpartition("/")
         if name.startswith(WHITEOUT_PREFIX):
             self._whiteout(directory, name, member.name)
@@ -214,7 +220,7 @@ class LayerReader:
                 path,
             )
             return
-        data = head + source.read(self.limits.max_binary_bytes)
+        data = head + source.read(max(member.size - len(head), 0))
         self._parse(path, "binary", read_binary, data)
 
     def _parse(self, path: str, kind: str, parse: Parser, data: bytes) -> None:
@@ -245,4 +251,6 @@ def _read_member(archive: tarfile.TarFile, member: tarfile.TarInfo, cap: int) ->
     source = archive.extractfile(member)
     if source is None:
         return b""
-    return source.read(cap)
+    # A buffered read allocates the whole size it is asked for, so ask for
+    # the member's own size, not the cap.
+    return source.read(min(member.size, cap))
