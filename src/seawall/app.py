@@ -37,6 +37,8 @@ logger = structlog.get_logger(__name__)
 
 UPLOAD_PURGE_INTERVAL_SECONDS = 600
 SCHEDULE_CHECK_SECONDS = 30
+# After an advisory import, listings show new findings within this time.
+REPORT_REFRESH_SECONDS = 30
 
 
 async def _purge_uploads_forever(registry: RegistryContext) -> None:
@@ -70,6 +72,22 @@ def background_jobs(registry: RegistryContext) -> list[asyncio.Task[None]]:
                 )
             )
         )
+
+    def refresh_reports() -> None:
+        from seawall.scan.service import refresh_stale_reports
+
+        refresh_stale_reports(registry.db, registry.epoch)
+
+    tasks.append(
+        asyncio.create_task(
+            every(
+                REPORT_REFRESH_SECONDS,
+                "report refresh",
+                refresh_reports,
+                lock=settings.data_dir / "report-refresh.lock",
+            )
+        )
+    )
     checked = [datetime.now(UTC)]
 
     def scheduled_scan_all() -> None:

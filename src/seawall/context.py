@@ -84,7 +84,7 @@ class RegistryContext:
             settings=settings,
             db=db,
             store=store,
-            uploads=UploadService(db, store, expiry),
+            uploads=UploadService(db, store, expiry, settings.upload_write_mode),
             authenticator=authenticator,
             configuration=configuration,
             tokens=tokens,

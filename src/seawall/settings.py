@@ -109,6 +109,14 @@ class Settings(BaseSettings):
         ge=1,
         description="Failed logins per client address per minute before 429 replies.",
     )
+    upload_write_mode: Literal["direct", "writeback"] = Field(
+        default="direct",
+        description=(
+            "How blob uploads reach the disk: direct (O_DIRECT, fastest pushes,"
+            " the first pull reads from disk) or writeback (page cache with early"
+            " flushing, so a new blob is pulled from memory)."
+        ),
+    )
     vulndb_source: str = Field(
         default="",
         description=(

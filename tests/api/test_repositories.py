@@ -285,7 +285,16 @@ def test_query_time_range(
 
 @pytest.mark.parametrize(
     "query",
-    ["name", "unknown=1", "creation_time=[yesterday~]", "creation_time=~2024"],
+    [
+        "name",
+        "unknown=1",
+        "creation_time=[yesterday~]",
+        "creation_time=~2024",
+        "id=\u00b2",
+        "id=--5",
+        "id=\u0663",
+        "id=" + "9" * 40,
+    ],
 )
 def test_query_invalid(
     registry: RunningRegistry, admin_client: httpx.Client, query: str

@@ -24,6 +24,7 @@ from tests.support.scanning import (
     artifact_path,
     create_project,
     expected_findings,
+    import_advisories,
     push,
     scanning_registry,
     wait_for_sbom,
@@ -347,3 +348,28 @@ def test_build_history_of_non_image(
     response = api.get(f"{path}/additions/build_history")
     assert response.status_code == 404, response.text
     assert "has no build history" in error_message(response)
+
+
+def test_vulnerability_report_leaves_the_sbom_alone(
+    sbom_registry: RunningRegistry, api: httpx.Client, testdata: Path
+) -> None:
+    import_advisories(sbom_registry, testdata / "osv" / "maven.zip")
+    create_project(api, "mixed")
+    push(sbom_registry, testdata, "java-app", "1.0", "mixed/app:1.0")
+    path = artifact_path("mixed", "app", "1.0")
+    assert api.post(f"{path}/scan").status_code == 202
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        report = api.get(f"{path}/additions/vulnerabilities").json()
+        if report:
+            break
+        time.sleep(0.2)
+    assert api.post(f"{path}/scan", json=SBOM_REQUEST).status_code == 202
+    wait_for_sbom(api, "mixed", "app", "1.0")
+
+    for _ in range(2):
+        (document,) = api.get(f"{path}/additions/vulnerabilities").json().values()
+        ids = [item["id"] for item in document["vulnerabilities"]]
+        assert len(ids) == 3
+        assert len(set(ids)) == 3
+        assert sbom_addition(api, "mixed", "app", "1.0").status_code == 200

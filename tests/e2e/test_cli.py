@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import sqlite3
 import subprocess
@@ -307,3 +308,19 @@ def test_ignored_password_setting_warns(tmp_path: Path) -> None:
         )
     assert still_default.status_code == 200
     assert warnings_about_admin_password(second_log) != []
+
+
+def test_migrate_keeps_sqlite_database_private(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    env = {
+        **os.environ,
+        "SEAWALL_DATA_DIR": str(data_dir),
+        "SEAWALL_ADMIN_PASSWORD": "Private-Pass-1",
+    }
+    env.pop("SEAWALL_DATABASE_URL", None)
+
+    result = run_seawall("migrate", env=env)
+
+    assert result.returncode == 0, result.stderr
+    mode = (data_dir / "seawall.db").stat().st_mode & 0o777
+    assert mode == 0o600

@@ -35,6 +35,7 @@ ListAccessories = Annotated[ProjectAccess, require(Resource.ACCESSORY, Action.LI
 # Keys of `q` and `sort`. The default order is newest first.
 TEXT_KEYS = ("type", "digest")
 NUMBER_KEYS = ("id", "artifact_id", "size")
+MAX_DIGITS = 19
 SORT_KEYS: dict[str, Callable[[AccessoryInfo], Any]] = {
     "id": lambda info: info.id,
     "artifact_id": lambda info: info.artifact_id,
@@ -95,6 +96,8 @@ async def list_accessories(
     page = page_of(request)
     name = repository_name_of(access, repository_name)
     terms = parse_query(q)
+    for term in terms:
+        _check_term(term)
     order = _sort_order(sort)
 
     def load() -> list[AccessoryInfo]:
@@ -130,30 +133,45 @@ def _sort_order(raw: str | None) -> list[tuple[str, bool]]:
     return [*order, ("creation_time", True), ("id", True)]
 
 
+def _check_term(term: Term) -> None:
+    """Raise a 400 error for an unknown key, a wrong match kind or a bad integer.
+
+    The check runs before any row is read, so a bad `q` fails the same way
+    whether or not the artifact has accessories.
+    """
+    if term.key in TEXT_KEYS:
+        if term.kind == "range":
+            raise bad_request(f"range match works on numeric keys only, not {term.key}")
+        return
+    if term.key in NUMBER_KEYS:
+        if term.kind == "fuzzy":
+            raise bad_request(
+                f"fuzzy match (=~) works on text keys only, not {term.key}"
+            )
+        for value in term.values:
+            if value or term.kind != "range":
+                _integer(value)
+        return
+    allowed = ", ".join(sorted((*TEXT_KEYS, *NUMBER_KEYS)))
+    raise bad_request(f"unsupported query key {term.key!r}; use one of: {allowed}")
+
+
 def _matches(info: AccessoryInfo, terms: list[Term]) -> bool:
     return all(_term_matches(info, term) for term in terms)
 
 
 def _term_matches(info: AccessoryInfo, term: Term) -> bool:
+    """Match one term that `_check_term` accepted."""
     if term.key in TEXT_KEYS:
         text: str = getattr(info, term.key)
         if term.kind == "fuzzy":
             return term.values[0] in text
-        if term.kind == "range":
-            raise bad_request(f"range match works on numeric keys only, not {term.key}")
         return _compare(text, list(term.values), term.kind)
-    if term.key in NUMBER_KEYS:
-        number: int = getattr(info, term.key)
-        if term.kind == "fuzzy":
-            raise bad_request(
-                f"fuzzy match (=~) works on text keys only, not {term.key}"
-            )
-        if term.kind == "range":
-            low, high = (_integer(value) if value else None for value in term.values)
-            return (low is None or number >= low) and (high is None or number <= high)
-        return _compare(number, [_integer(value) for value in term.values], term.kind)
-    allowed = ", ".join(sorted((*TEXT_KEYS, *NUMBER_KEYS)))
-    raise bad_request(f"unsupported query key {term.key!r}; use one of: {allowed}")
+    number: int = getattr(info, term.key)
+    if term.kind == "range":
+        low, high = (_integer(value) if value else None for value in term.values)
+        return (low is None or number >= low) and (high is None or number <= high)
+    return _compare(number, [_integer(value) for value in term.values], term.kind)
 
 
 def _compare(actual: object, values: list[Any], kind: str) -> bool:
@@ -163,8 +181,14 @@ def _compare(actual: object, values: list[Any], kind: str) -> bool:
 
 
 def _integer(value: str) -> int:
-    if not value.lstrip("-").isdigit():
-        raise bad_request(f"invalid integer {value!r} in query")
+    # ASCII digits only: `str.isdigit` also accepts characters such as "²"
+    # that `int` rejects. Ids and sizes fit in 19 digits.
+    digits = value.removeprefix("-")
+    if not (digits.isascii() and digits.isdigit()) or len(digits) > MAX_DIGITS:
+        raise bad_request(
+            f"invalid integer {value[:40]!r} in query; use at most {MAX_DIGITS} "
+            "decimal digits"
+        )
     return int(value)
 
 

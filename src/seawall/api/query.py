@@ -110,7 +110,8 @@ def _convert(column: Any, value: str) -> Any:
     if python_type is datetime:
         return _parse_time(value)
     if python_type is int:
-        if not value.lstrip("-").isdigit():
+        digits = value.removeprefix("-")
+        if not (digits.isascii() and digits.isdigit()) or len(digits) > 19:
             raise bad_request(f"invalid integer {value!r} in query")
         # PostgreSQL rejects a parameter outside the column's range instead
         # of matching nothing.

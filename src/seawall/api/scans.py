@@ -29,6 +29,7 @@ from seawall.scan.reports import ScannerInfo, build_vulnerability_report
 from seawall.scan.sbom_service import sbom_accessory
 from seawall.scan.sbom_types import CYCLONEDX_MEDIA_TYPE, SPDX_MEDIA_TYPE
 from seawall.scan.service import (
+    REPORT_MIME,
     SUCCESS,
     ScanError,
     ScanTicket,
@@ -260,6 +261,7 @@ async def vulnerabilities(
             rows = session.scalars(
                 select(ScanReport).where(
                     ScanReport.digest.in_(targets.digests),
+                    ScanReport.mime_type == REPORT_MIME,
                     ScanReport.status == SUCCESS,
                     ScanReport.registration_uuid
                     == (registration.uuid if registration else ""),

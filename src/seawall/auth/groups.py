@@ -320,13 +320,14 @@ def find_or_create_ldap(
 
     A new group is named `name`, or after its DN when `name` is empty or
     another LDAP group already has it. The second value is True when the
-    group was created.
+    group was created. Raises `GroupInvalid` for an invalid DN, or for a
+    new group's `name` that `check_name` rejects.
     """
     normalized = normalize_dn(dn)
     found = _ldap_by_dn(session, normalized)
     if found is not None:
         return _view(found), False
-    group_name = name if name and name.strip() else normalized
+    group_name = check_name(name) if name and name.strip() else normalized
     if _by_name(session, group_name, GroupType.LDAP) is not None:
         group_name = normalized
     group_name = check_name(group_name[:MAX_NAME_LENGTH])

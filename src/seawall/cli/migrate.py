@@ -33,6 +33,7 @@ def prepare(settings: Settings) -> None:
     os.environ["SEAWALL_DATA_DIR"] = str(settings.data_dir.resolve())
     ensure_signing_key(signing_key_path(settings))
     upgrade_schema(settings.resolved_database_url)
+    _restrict_sqlite_files(settings)
     database = Database(settings.resolved_database_url)
     try:
         with database.session() as session:
@@ -47,6 +48,23 @@ def prepare(settings: Settings) -> None:
             "this registry",
             username="admin",
         )
+
+
+def _restrict_sqlite_files(settings: Settings) -> None:
+    """Make the default SQLite database readable by its owner only.
+
+    It holds password hashes, and other local users have no reason to read it.
+    """
+    if settings.database_url:
+        return
+    database = settings.data_dir / "seawall.db"
+    for path in (
+        database,
+        database.with_name("seawall.db-wal"),
+        database.with_name("seawall.db-shm"),
+    ):
+        if path.exists():
+            path.chmod(0o600)
 
 
 @click.command()

@@ -333,7 +333,7 @@ class ScannerRegistration(Base):
     name: Mapped[str] = mapped_column(String(255), unique=True)
     description: Mapped[str] = mapped_column(Text, default="")
     url: Mapped[str] = mapped_column(String(1024), unique=True)
-    auth: Mapped[str] = mapped_column(String(16), default="")
+    auth: Mapped[str] = mapped_column(String(64), default="")
     access_credential: Mapped[str] = mapped_column(Text, default="")
     skip_cert_verify: Mapped[bool] = mapped_column(Boolean, default=False)
     use_internal_addr: Mapped[bool] = mapped_column(Boolean, default=False)

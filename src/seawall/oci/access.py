@@ -158,10 +158,17 @@ async def authorize(
     if project is None:
         # Only a system administrator learns that a project does not exist;
         # everyone else gets the refusal an existing project would give.
-        if principal.anonymous or principal.token_access is not None:
+        if principal.anonymous or (
+            principal.token_access is not None and not principal.username
+        ):
             raise unauthorized(request, scope=scope)
+        reason = missing_project_reason(principal, project_name, permission)
+        if principal.token_access is not None:
+            # The words and status of a token refused in an existing project,
+            # so a client shows which project it was refused in.
+            logger.info("access denied", user=principal.username, reason=reason)
+            raise unauthorized(request, reason, scope)
         if not principal.sysadmin:
-            reason = missing_project_reason(principal, project_name, permission)
             logger.info("access denied", user=principal.username, reason=reason)
             raise OciError(ErrorCode.DENIED, reason)
         raise ProjectNotFound(project_name)

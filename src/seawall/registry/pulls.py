@@ -51,11 +51,33 @@ class PullRecorder:
                 tally.tags[(repository, tag)] = now
 
     def flush(self, db: Database) -> int:
-        """Write the pulls recorded so far; return how many pulls were written."""
+        """Write the pulls recorded so far; return how many pulls were written.
+
+        When the write fails, the pulls go back into the tally for the next
+        flush, and the error is raised.
+        """
         with self._lock:
             tally, self._tally = self._tally, _Tally()
         if not tally.counts:
             return 0
+        try:
+            self._write(db, tally)
+        except Exception:
+            self._restore(tally)
+            raise
+        return sum(tally.counts.values())
+
+    def _restore(self, tally: _Tally) -> None:
+        """Merge an unwritten tally back, keeping times recorded since."""
+        with self._lock:
+            self._tally.counts.update(tally.counts)
+            for key, when in tally.artifacts.items():
+                self._tally.artifacts.setdefault(key, when)
+            for key, when in tally.tags.items():
+                self._tally.tags.setdefault(key, when)
+
+    @staticmethod
+    def _write(db: Database, tally: _Tally) -> None:
         with db.session() as session:
             rows = session.execute(
                 select(Repository.name, Repository.id).where(
@@ -87,4 +109,3 @@ class PullRecorder:
                         .where(Tag.repository_id == ids[name], Tag.name == tag)
                         .values(pull_time=when)
                     )
-        return sum(tally.counts.values())

@@ -34,7 +34,12 @@ from seawall.registry.errors import (
 )
 from seawall.registry.repositories import ensure_repository
 from seawall.storage import BlobStore, Digest
-from seawall.storage.appender import StagingBuffer, UploadAppender, UploadFileLock
+from seawall.storage.appender import (
+    StagingBuffer,
+    UploadAppender,
+    UploadFileLock,
+    WriteMode,
+)
 from seawall.storage.filesystem import is_upload_id
 
 if TYPE_CHECKING:
@@ -66,10 +71,17 @@ class UploadService:
     commit then rehashes the file, which is slower but correct.
     """
 
-    def __init__(self, db: Database, store: BlobStore, expiry: timedelta) -> None:
+    def __init__(
+        self,
+        db: Database,
+        store: BlobStore,
+        expiry: timedelta,
+        write_mode: WriteMode = "direct",
+    ) -> None:
         self.db = db
         self.store = store
         self.expiry = expiry
+        self.write_mode = write_mode
         self._hashes: dict[str, _RunningHash] = {}
         self._locks: dict[str, asyncio.Lock] = {}
 
@@ -171,7 +183,9 @@ class UploadService:
             self._hashes.pop(state.upload_id, None)
         written = 0
         try:
-            appender = UploadAppender(self.store.upload_path(state.upload_id), size)
+            appender = UploadAppender(
+                self.store.upload_path(state.upload_id), size, self.write_mode
+            )
             try:
                 written = await _copy_stream(chunks, appender, running)
             finally:

@@ -11,7 +11,13 @@ from __future__ import annotations
 
 import enum
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from typing import Any
+
+
+def utc_text(moment: datetime) -> str:
+    """An ISO 8601 UTC time ending in `Z`, as Harbor writes times."""
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 class Severity(enum.IntEnum):

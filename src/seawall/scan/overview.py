@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from seawall.db.models import Artifact, ArtifactReference, ScanReport
 from seawall.registry import media_types
-from seawall.scan.model import Severity
+from seawall.scan.model import Severity, utc_text
 from seawall.scan.reports import (
     GENERIC_REPORT_MIME,
     HARBOR_REPORT_MIME,
@@ -130,8 +130,8 @@ def merged_summary(rows: Sequence[ScanReport]) -> dict[str, Any]:
         "scan_status": status,
         "severity": severity.label if any_findings else "None",
         "duration": int((end - start).total_seconds()) if end else 0,
-        "start_time": start.isoformat(),
-        "end_time": end.isoformat() if end else None,
+        "start_time": utc_text(start),
+        "end_time": utc_text(end) if end else None,
         "complete_percent": 100 if status == SUCCESS else 0,
         "scanner": {
             "name": newest.scanner_name,

@@ -26,6 +26,7 @@ from seawall.db.models import Artifact, Project, Repository, ScanReport
 from seawall.registry.errors import ManifestNotFound
 from seawall.registry.manifest_parser import Descriptor
 from seawall.registry.manifests import delete_manifest
+from seawall.scan.model import utc_text
 from seawall.scan.reports import SBOM_REPORT_MIME
 from seawall.scan.sbom_accessory import CREATED_ANNOTATION, store_sbom
 from seawall.scan.sbom_types import CYCLONEDX_MEDIA_TYPE, SPDX_MEDIA_TYPE
@@ -286,8 +287,8 @@ def sbom_overviews(
             continue
         end = row.end_time
         result[row.digest] = {
-            "start_time": row.start_time.isoformat(),
-            "end_time": end.isoformat() if end else None,
+            "start_time": utc_text(row.start_time),
+            "end_time": utc_text(end) if end else None,
             "scan_status": row.status,
             "sbom_digest": report.get("sbom_digest", "") if accessory else "",
             "report_id": row.uuid,
@@ -299,8 +300,8 @@ def sbom_overviews(
 
 def _stored_overview(row: ScanReport, digest: str, pushed: datetime) -> dict[str, Any]:
     return {
-        "start_time": pushed.isoformat(),
-        "end_time": pushed.isoformat(),
+        "start_time": utc_text(pushed),
+        "end_time": utc_text(pushed),
         "scan_status": SUCCESS,
         "sbom_digest": digest,
         "report_id": row.uuid,

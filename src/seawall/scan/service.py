@@ -346,6 +346,7 @@ class ScanService:
             row = session.get(ScanReport, report_uuid)
             if row is None or row.status not in ACTIVE:
                 return
+            digest = row.digest
             row.status = status
             row.status_message = message
             row.end_time = now()
@@ -358,9 +359,12 @@ class ScanService:
             if findings is not None:
                 store_findings(row, findings, generation)
         self._epoch.bump()
-        logger.info(
-            "scan finished", report=report_uuid, status=status, reason=message or None
-        )
+        details: dict[str, object] = {"report": report_uuid, "digest": digest}
+        if findings is not None:
+            details["vulnerabilities"] = len(findings)
+        if message:
+            details["reason"] = message
+        logger.info("scan finished", status=status, **details)
 
     # Reading ------------------------------------------------------------
 
@@ -409,8 +413,11 @@ def refresh_report(session: Session, row: ScanReport) -> bool:
     from seawall.vulndb.matching import match_inventory
     from seawall.vulndb.store import current_generation
 
-    if row.status != SUCCESS:
+    if row.status != SUCCESS or row.mime_type != REPORT_MIME:
         return False
+    registration = session.get(ScannerRegistration, row.registration_uuid)
+    if registration is None or registration.url != BUILTIN_URL:
+        return False  # an external scanner's findings are its own
     generation = current_generation(session)
     if row.advisory_generation >= generation:
         return False
@@ -507,3 +514,42 @@ def _auto_scan_enabled(db: Database, repository_name: str) -> bool:
             )
         )
     return value == "true"
+
+
+def refresh_stale_reports(db: Database, epoch: MetadataEpoch, batch: int = 50) -> int:
+    """Re-match every built-in report older than the advisory database.
+
+    The gate and the vulnerability report refresh a report when they read
+    it; this catches up the rest (listings, the security hub) after an
+    import. Returns how many reports were rebuilt.
+    """
+    from seawall.vulndb.store import current_generation
+
+    with db.session(read_only=True) as session:
+        generation = current_generation(session)
+        stale = list(
+            session.scalars(
+                select(ScanReport.uuid)
+                .join(
+                    ScannerRegistration,
+                    ScannerRegistration.uuid == ScanReport.registration_uuid,
+                )
+                .where(
+                    ScannerRegistration.url == BUILTIN_URL,
+                    ScanReport.status == SUCCESS,
+                    ScanReport.mime_type == REPORT_MIME,
+                    ScanReport.advisory_generation < generation,
+                )
+            )
+        )
+    refreshed = 0
+    for start in range(0, len(stale), batch):
+        with db.session() as session:
+            for report_uuid in stale[start : start + batch]:
+                row = session.get(ScanReport, report_uuid)
+                if row is not None and refresh_report(session, row):
+                    refreshed += 1
+    if refreshed:
+        epoch.bump()
+        logger.info("reports re-matched", count=refreshed, generation=generation)
+    return refreshed

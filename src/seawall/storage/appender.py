@@ -13,13 +13,37 @@ buffered writes only.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import fcntl
 import mmap
 import os
 from pathlib import Path
+from typing import Literal
 
 BLOCK_SIZE = 4096
 STAGING_BYTES = 4 * 1024 * 1024
+# In writeback mode, data older than this is waited for, which bounds the
+# dirty pages one upload holds and keeps the final fsync short.
+WRITEBACK_LAG_BYTES = 64 * 1024 * 1024
+
+WriteMode = Literal["direct", "writeback"]
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_sync_file_range = getattr(_libc, "sync_file_range", None)
+if _sync_file_range is not None:
+    _sync_file_range.argtypes = [
+        ctypes.c_int,
+        ctypes.c_int64,
+        ctypes.c_int64,
+        ctypes.c_uint,
+    ]
+_WAIT_BEFORE, _WRITE, _WAIT_AFTER = 1, 2, 4
+
+
+def _sync_range(fd: int, offset: int, length: int, flags: int) -> None:
+    """Ask the kernel to write a file range back (Linux `sync_file_range`)."""
+    if _sync_file_range is not None:
+        _sync_file_range(fd, offset, length, flags)
 
 
 class StagingBuffer:
@@ -50,17 +74,22 @@ class StagingBuffer:
 class UploadAppender:
     """Writes batches at the end of an upload file, starting at `offset`."""
 
-    def __init__(self, path: Path, offset: int) -> None:
+    def __init__(self, path: Path, offset: int, mode: WriteMode = "direct") -> None:
         self.offset = offset
+        self._writeback = mode == "writeback"
+        self._settled = offset
         self._buffered = os.open(path, os.O_WRONLY)
         self._direct: int | None = None
-        if offset % BLOCK_SIZE == 0 and hasattr(os, "O_DIRECT"):
+        if not self._writeback and offset % BLOCK_SIZE == 0 and hasattr(os, "O_DIRECT"):
             with contextlib.suppress(OSError):
                 self._direct = os.open(path, os.O_WRONLY | os.O_DIRECT)
 
     def write(self, buffer: StagingBuffer) -> None:
         """Write the buffer's bytes at the current offset, whole blocks directly."""
         view = buffer.view[: buffer.length]
+        if self._writeback:
+            self._write_back(view)
+            return
         aligned = len(view) - len(view) % BLOCK_SIZE
         if self._direct is not None and aligned:
             self._write_all(self._direct, view[:aligned])
@@ -69,6 +98,21 @@ class UploadAppender:
             self._write_all(self._buffered, view)
             # After an unaligned length, later offsets are unaligned too.
             self._close_direct()
+
+    def _write_back(self, view: memoryview) -> None:
+        """Write through the page cache and start flushing at once.
+
+        The pages stay cached, so a pull right after the push reads memory,
+        while the disk writes in the background instead of all at the final
+        fsync.
+        """
+        start = self.offset
+        self._write_all(self._buffered, view)
+        _sync_range(self._buffered, start, len(view), _WRITE)
+        if start - self._settled >= WRITEBACK_LAG_BYTES:
+            flags = _WAIT_BEFORE | _WRITE | _WAIT_AFTER
+            _sync_range(self._buffered, self._settled, start - self._settled, flags)
+            self._settled = start
 
     def _write_all(self, fd: int, view: memoryview) -> None:
         while len(view):

@@ -20,6 +20,7 @@ import os
 import re
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -44,7 +45,6 @@ IMAGE_CONFIG_MIMES = (
     "application/vnd.docker.container.image.v1+json",
 )
 MAX_REDIRECTS = 5
-CHUNK_BYTES = 1024 * 1024
 MAX_TOKEN_RESPONSE_BYTES = 1024 * 1024
 
 
@@ -63,6 +63,13 @@ class PullLimits:
     max_manifest_bytes: int = 4 * 1024 * 1024
     max_blob_bytes: int = 8 * 1024**3
     max_total_bytes: int = 32 * 1024**3
+    # The whole pull, every request included. The per-request timeout alone
+    # lets a registry that sends a byte now and then hold a scan forever. It
+    # is checked between reads, so one stalled read can overrun it by up to
+    # that timeout.
+    # NOTE: an estimate, not a measurement: an hour fetches the largest
+    # image the other limits allow at about 9 MB/s.
+    max_pull_seconds: float = 3600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +115,7 @@ def pull_image(
     folder = Path(tempfile.mkdtemp(prefix="seawall-scan-"))
     try:
         with _RegistrySession(
-            registry_url, authorization, repository, timeout
+            registry_url, authorization, repository, timeout, limits.max_pull_seconds
         ) as session:
             yield _pull(session, digest, limits, folder)
     finally:
@@ -146,7 +153,9 @@ def _fetch_manifest(
     path = f"/v2/{session.repository}/manifests/{digest}"
     with session.get(path, accept=MANIFEST_ACCEPT) as response:
         _check_status(response, f"manifest {digest}", session)
-        body = _read_capped(response, limits.max_manifest_bytes, f"manifest {digest}")
+        body = session.read_capped(
+            response, limits.max_manifest_bytes, f"manifest {digest}"
+        )
         header_type = response.headers.get("content-type", "").split(";")[0].strip()
     if _digest_of(body, digest) != digest:
         raise PullError(
@@ -154,7 +163,7 @@ def _fetch_manifest(
         )
     try:
         manifest = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
         raise PullError(f"manifest {digest} is not valid JSON") from None
     if not isinstance(manifest, dict):
         raise PullError(f"manifest {digest} is not a JSON object")
@@ -214,7 +223,7 @@ def _download_blob(
         _private_file(path) as file,
     ):
         _check_status(response, f"blob {digest}", session)
-        for chunk in response.iter_bytes(CHUNK_BYTES):
+        for chunk in session.read_chunks(response, f"blob {digest}"):
             written += len(chunk)
             if written > size:
                 raise PullError(
@@ -244,15 +253,6 @@ def _digest_of(body: bytes, digest: str) -> str:
     return f"{algorithm}:{hashlib.new(algorithm, body).hexdigest()}"
 
 
-def _read_capped(response: httpx.Response, limit: int, what: str) -> bytes:
-    content = bytearray()
-    for chunk in response.iter_bytes():
-        content.extend(chunk)
-        if len(content) > limit:
-            raise PullError(f"{what} is larger than the limit of {limit} bytes")
-    return bytes(content)
-
-
 def _check_status(
     response: httpx.Response, what: str, session: _RegistrySession
 ) -> None:
@@ -279,19 +279,56 @@ class _RegistrySession:
     """HTTP requests to one repository, with the token exchange done once if needed."""
 
     def __init__(
-        self, registry_url: str, authorization: str, repository: str, timeout: float
+        self,
+        registry_url: str,
+        authorization: str,
+        repository: str,
+        timeout: float,
+        max_seconds: float,
     ) -> None:
         self.base_url = registry_url.rstrip("/")
         self.repository = repository
         self._authorization = authorization
         self._token_tried = False
         self._client = httpx.Client(timeout=timeout, follow_redirects=False)
+        self._max_seconds = max_seconds
+        self._deadline = time.monotonic() + max_seconds
 
     def __enter__(self) -> _RegistrySession:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self._client.close()
+
+    def read_chunks(self, response: httpx.Response, what: str) -> Iterator[bytes]:
+        """Yield the body of `response`, raising `PullError` on errors and past the deadline.
+
+        Chunks are yielded as they arrive rather than gathered to a fixed
+        size, so the deadline is checked however slowly the bytes come.
+        """
+        try:
+            for chunk in response.iter_bytes():
+                self._check_deadline(what)
+                yield chunk
+        except httpx.HTTPError as exc:
+            raise PullError(
+                f"reading {what} from registry {self.base_url} failed: {exc}"
+            ) from exc
+
+    def read_capped(self, response: httpx.Response, limit: int, what: str) -> bytes:
+        content = bytearray()
+        for chunk in self.read_chunks(response, what):
+            content.extend(chunk)
+            if len(content) > limit:
+                raise PullError(f"{what} is larger than the limit of {limit} bytes")
+        return bytes(content)
+
+    def _check_deadline(self, what: str) -> None:
+        if time.monotonic() > self._deadline:
+            raise PullError(
+                f"pulling from registry {self.base_url} timed out after "
+                f"{self._max_seconds:g} s, while reading {what}"
+            )
 
     @contextmanager
     def get(
@@ -305,6 +342,7 @@ class _RegistrySession:
         """
         url = httpx.URL(f"{self.base_url}{path}")
         for _ in range(MAX_REDIRECTS + 1):
+            self._check_deadline(path)
             headers = {"Accept": accept} if accept else {}
             if self._authorization and _same_origin(url, httpx.URL(self.base_url)):
                 headers["Authorization"] = self._authorization
@@ -315,7 +353,13 @@ class _RegistrySession:
                 raise PullError(
                     f"registry {self.base_url} could not be reached: {exc}"
                 ) from exc
-            if response.status_code == 401 and self._exchange_token(response):
+            # Only the registry's own challenge starts a token exchange, so
+            # a host that it redirects to never receives the credentials.
+            if (
+                response.status_code == 401
+                and _same_origin(url, httpx.URL(self.base_url))
+                and self._exchange_token(response)
+            ):
                 response.close()
                 continue
             if follow and response.is_redirect and "location" in response.headers:
@@ -366,7 +410,7 @@ class _RegistrySession:
                 params=params,
                 headers={"Authorization": self._authorization},
             ) as response:
-                body = _read_capped(
+                body = self.read_capped(
                     response, MAX_TOKEN_RESPONSE_BYTES, "token response"
                 )
         except httpx.HTTPError as exc:
@@ -385,7 +429,7 @@ class _RegistrySession:
             )
         try:
             data = json.loads(body)
-        except (json.JSONDecodeError, UnicodeDecodeError):
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
             raise PullError("token service response is not JSON") from None
         token = (
             data.get("token") or data.get("access_token")

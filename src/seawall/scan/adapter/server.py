@@ -241,7 +241,8 @@ async def _read_body(request: Request) -> bytes:
 def _parse_scan_request(body: bytes) -> ScanRequest:
     try:
         data = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+        # RecursionError: nesting deeper than the decoder's recursion limit.
         raise AdapterHTTPError(400, "scan request body is not valid JSON") from None
     if not isinstance(data, dict):
         raise AdapterHTTPError(400, "scan request body is not a JSON object")

@@ -55,7 +55,7 @@ def upgrade() -> None:
         sa.Column("name", sa.String(length=255), nullable=False),
         sa.Column("description", sa.Text(), nullable=False),
         sa.Column("url", sa.String(length=1024), nullable=False),
-        sa.Column("auth", sa.String(length=16), nullable=False),
+        sa.Column("auth", sa.String(length=64), nullable=False),
         sa.Column("access_credential", sa.Text(), nullable=False),
         sa.Column("skip_cert_verify", sa.Boolean(), nullable=False),
         sa.Column("use_internal_addr", sa.Boolean(), nullable=False),
