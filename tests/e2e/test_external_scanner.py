@@ -10,9 +10,7 @@ with the short-lived bearer token the registry gives it for the scan.
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -29,6 +27,7 @@ import pytest
 from seawall import __version__
 from tests.support import databases
 from tests.support.process import json_log_records
+from tests.support.scanning import expected_findings, push
 from tests.support.seed import add_member, create_user
 from tests.support.server import (
     ADMIN_PASSWORD,
@@ -202,25 +201,7 @@ def create_project(api: httpx.Client, name: str, scanner: str, **metadata: str) 
 
 
 def push_node_app(registry: RunningRegistry, testdata: Path, project: str) -> None:
-    binary = shutil.which("skopeo")
-    assert binary is not None, "skopeo must be installed (apt-get install -y skopeo)"
-    result = subprocess.run(
-        [
-            binary,
-            "--insecure-policy",
-            "copy",
-            "--dest-tls-verify=false",
-            "--dest-creds",
-            f"admin:{ADMIN_PASSWORD}",
-            f"oci:{testdata / 'images' / 'node-app'}:1.0",
-            f"docker://{registry.host}/{project}/web:1.0",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-4000:]
+    push(registry, testdata, "node-app", "1.0", f"{project}/web:1.0")
 
 
 def artifact_path(project: str) -> str:
@@ -249,7 +230,7 @@ def scan_log(api: httpx.Client, project: str, overview: dict[str, Any]) -> str:
 
 
 def expected_node_app(testdata: Path) -> set[tuple[str, str, str, str]]:
-    kit = json.loads((testdata / "expected-findings.json").read_text())
+    kit = expected_findings(testdata)
     return {
         (item["package"], item["id"], item["severity"].title(), item["fixed_in"])
         for item in kit["node-app:1.0"]["findings"]
@@ -349,9 +330,7 @@ def test_adapter_scans_gated_project(
     assert message.startswith("current image with 6 vulnerabilities")
     cves = sorted(
         alias
-        for item in json.loads((testdata / "expected-findings.json").read_text())[
-            "node-app:1.0"
-        ]["findings"]
+        for item in expected_findings(testdata)["node-app:1.0"]["findings"]
         for alias in item["aliases"]
     )
     assert len(cves) == 6

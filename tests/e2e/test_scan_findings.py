@@ -10,12 +10,6 @@ where a reported advisory matches by any id or alias of its group.
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,13 +18,19 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support import databases
-from tests.support.server import ADMIN_PASSWORD, RunningRegistry, start_registry
+from tests.support.scanning import (
+    admin_api,
+    artifact_path,
+    create_project,
+    expected_findings,
+    push,
+    scan_and_wait,
+    scanning_registry,
+)
+from tests.support.server import RunningRegistry
 
-ADMIN = ("admin", ADMIN_PASSWORD)
 OSV_ZIPS = ("pypi.zip", "ghsa-pypi.zip", "npm.zip", "maven.zip", "debian-12.zip")
 PROJECT = "findings"
-SCAN_DEADLINE_SECONDS = 120
 MULTIARCH_INDEX = (
     "sha256:ca6b557dc28fa39a232d6eaaa9f1ad97ab133774fa3ace59afa2b7cb1e16b3cb"
 )
@@ -68,107 +68,44 @@ Key = tuple[str, str, str, str]
 # --- registry and API helpers ----------------------------------------------
 
 
-def vulndb_import(registry: RunningRegistry, *paths: Path) -> None:
-    env = {
-        **os.environ,
-        "SEAWALL_DATA_DIR": str(registry.data_dir),
-        "SEAWALL_DATABASE_URL": registry.database_url,
-        "SEAWALL_ADMIN_PASSWORD": ADMIN_PASSWORD,
-    }
-    result = subprocess.run(
-        [sys.executable, "-m", "seawall", "vulndb", "import", *map(str, paths)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-4000:]
-
-
 @pytest.fixture(scope="module")
 def findings_registry(
     tmp_path_factory: pytest.TempPathFactory, testdata: Path
 ) -> Iterator[RunningRegistry]:
-    data_dir = tmp_path_factory.mktemp("findings-registry")
-    with (
-        databases.test_database_url(tmp_path_factory.mktemp("findings-db")) as url,
-        start_registry(data_dir, url) as running,
-    ):
-        vulndb_import(running, *(testdata / "osv" / name for name in OSV_ZIPS))
-        with httpx.Client(
-            base_url=f"{running.url}/api/v2.0", auth=ADMIN, timeout=60
-        ) as client:
-            response = client.post("/projects", json={"project_name": PROJECT})
-            assert response.status_code == 201, response.text
+    with scanning_registry(tmp_path_factory, testdata, "findings", OSV_ZIPS) as running:
+        with admin_api(running) as client:
+            create_project(client, PROJECT)
         yield running
 
 
 @pytest.fixture
 def api(findings_registry: RunningRegistry) -> Iterator[httpx.Client]:
-    with httpx.Client(
-        base_url=f"{findings_registry.url}/api/v2.0", auth=ADMIN, timeout=60
-    ) as client:
+    with admin_api(findings_registry) as client:
         yield client
 
 
-def push(registry: RunningRegistry, testdata: Path, layout: str, tag: str) -> None:
+def push_image(
+    registry: RunningRegistry, testdata: Path, layout: str, tag: str
+) -> None:
     """Copy a kit layout to `findings/<layout>:<tag>`, every image of an index too."""
-    binary = shutil.which("skopeo")
-    assert binary is not None, "skopeo must be installed (apt-get install -y skopeo)"
-    result = subprocess.run(
-        [
-            binary,
-            "--insecure-policy",
-            "copy",
-            "--all",
-            "--dest-tls-verify=false",
-            "--dest-creds",
-            f"admin:{ADMIN_PASSWORD}",
-            f"oci:{testdata / 'images' / layout}:{tag}",
-            f"docker://{registry.host}/{PROJECT}/{layout}:{tag}",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-4000:]
-
-
-def artifact_path(repository: str, reference: str) -> str:
-    return f"/projects/{PROJECT}/repositories/{repository}/artifacts/{reference}"
+    push(registry, testdata, layout, tag, f"{PROJECT}/{layout}:{tag}")
 
 
 def scan_overview(api: httpx.Client, repository: str, reference: str) -> Any:
     response = api.get(
-        artifact_path(repository, reference), params={"with_scan_overview": "true"}
+        artifact_path(PROJECT, repository, reference),
+        params={"with_scan_overview": "true"},
     )
     assert response.status_code == 200, response.text
     overviews = response.json().get("scan_overview") or {}
     return next(iter(overviews.values()), None)
 
 
-def scan_and_wait(api: httpx.Client, repository: str, reference: str) -> Any:
-    """Scan through the API and return the finished `scan_overview`."""
-    response = api.post(f"{artifact_path(repository, reference)}/scan")
-    assert response.status_code == 202, response.text
-    deadline = time.monotonic() + SCAN_DEADLINE_SECONDS
-    while time.monotonic() < deadline:
-        overview = scan_overview(api, repository, reference)
-        if overview and overview["scan_status"] not in ("Pending", "Running"):
-            assert overview["scan_status"] == "Success", overview
-            return overview
-        time.sleep(0.2)
-    raise AssertionError(f"scan of {repository}:{reference} did not finish")
-
-
 def reported_items(
     api: httpx.Client, repository: str, reference: str
 ) -> list[dict[str, Any]]:
-    response = api.get(
-        f"{artifact_path(repository, reference)}/additions/vulnerabilities"
-    )
+    path = artifact_path(PROJECT, repository, reference)
+    response = api.get(f"{path}/additions/vulnerabilities")
     assert response.status_code == 200, response.text
     (document,) = response.json().values()
     return list(document["vulnerabilities"])
@@ -190,10 +127,6 @@ class ExpectedFinding:
     @property
     def key(self) -> Key:
         return (self.package, self.ids[0], self.severity, self.fixed)
-
-
-def kit_findings(testdata: Path) -> dict[str, Any]:
-    return dict(json.loads((testdata / "expected-findings.json").read_text()))
 
 
 def merged_view(entry: dict[str, Any]) -> list[ExpectedFinding]:
@@ -315,11 +248,11 @@ def test_image_findings_match_kit(
     testdata: Path,
     image: ExpectedImage,
 ) -> None:
-    entry = kit_findings(testdata)[f"{image.layout}:{image.tag}"]
+    entry = expected_findings(testdata)[f"{image.layout}:{image.tag}"]
     expected = merged_view(entry)
-    push(findings_registry, testdata, image.layout, image.tag)
+    push_image(findings_registry, testdata, image.layout, image.tag)
 
-    overview = scan_and_wait(api, image.layout, image.tag)
+    overview = scan_and_wait(api, PROJECT, image.layout, image.tag)
     items = reported_items(api, image.layout, image.tag)
 
     name = f"{image.layout}:{image.tag}"
@@ -335,10 +268,10 @@ def test_image_findings_match_kit(
 def test_multiarch_children_findings_match_kit(
     findings_registry: RunningRegistry, api: httpx.Client, testdata: Path
 ) -> None:
-    entry = kit_findings(testdata)["multiarch:1"]
-    push(findings_registry, testdata, "multiarch", "1")
+    entry = expected_findings(testdata)["multiarch:1"]
+    push_image(findings_registry, testdata, "multiarch", "1")
 
-    overview = scan_and_wait(api, "multiarch", "1")
+    overview = scan_and_wait(api, PROJECT, "multiarch", "1")
 
     merged = entry["counts"]["merged"]
     assert_overview(overview, merged["findings"], merged["highest"].title())

@@ -55,15 +55,6 @@ class AdapterMetadata:
     capabilities: tuple[Capability, ...]
     properties: dict[str, str] = field(default_factory=dict)
 
-    @property
-    def capability_flags(self) -> dict[str, bool]:
-        """Harbor's `capabilities` map of a registration, such as `support_sbom`."""
-        types = {capability.type for capability in self.capabilities}
-        return {
-            "support_vulnerability": "vulnerability" in types,
-            "support_sbom": "sbom" in types,
-        }
-
 
 _IMAGE_MANIFESTS = (media_types.OCI_MANIFEST, media_types.DOCKER_MANIFEST)
 

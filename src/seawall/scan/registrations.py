@@ -133,13 +133,6 @@ def _validate_url(raw: str) -> str:
     return url
 
 
-def registrations_query() -> Select[Any]:
-    """Select every registration, the default first and then the newest."""
-    return select(ScannerRegistration).order_by(
-        ScannerRegistration.is_default.desc(), ScannerRegistration.created_at.desc()
-    )
-
-
 def list_registrations(
     session: Session,
     statement: Select[Any],
