@@ -140,9 +140,9 @@ def audit_operations(registry: RunningRegistry, resource: str) -> list[tuple[str
     try:
         with database.session(read_only=True) as session:
             rows = session.scalars(
-                select(AuditLog).where(
-                    AuditLog.resource == resource, AuditLog.result == "success"
-                )
+                select(AuditLog)
+                .where(AuditLog.resource == resource, AuditLog.result == "success")
+                .order_by(AuditLog.id)
             )
             return [(row.operation, row.resource_type) for row in rows]
     finally:

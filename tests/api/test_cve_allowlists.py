@@ -68,9 +68,13 @@ def audit_records(registry: RunningRegistry, resource: str) -> list[AuditLog]:
     database = Database(registry.database_url)
     try:
         with database.session(read_only=True) as session:
-            statement = select(AuditLog).where(
-                AuditLog.resource == resource,
-                AuditLog.resource_type == "cve-allowlist",
+            statement = (
+                select(AuditLog)
+                .where(
+                    AuditLog.resource == resource,
+                    AuditLog.resource_type == "cve-allowlist",
+                )
+                .order_by(AuditLog.id)
             )
             return list(session.scalars(statement))
     finally:

@@ -122,7 +122,11 @@ def audit_records(registry: RunningRegistry, resource: str) -> list[AuditLog]:
     try:
         with database.session(read_only=True) as session:
             return list(
-                session.scalars(select(AuditLog).where(AuditLog.resource == resource))
+                session.scalars(
+                    select(AuditLog)
+                    .where(AuditLog.resource == resource)
+                    .order_by(AuditLog.id)
+                )
             )
     finally:
         database.dispose()
