@@ -244,7 +244,7 @@ async def scan_log(
 async def vulnerabilities(
     request: Request, access: ReadAddition, repository_name: str, reference: str
 ) -> dict[str, Any]:
-    """The vulnerability report of an artifact in the first accepted media type.
+    """Return the vulnerability report of an artifact in the first accepted media type.
 
     Allowlisted vulnerabilities stay in the report: an allowlist changes
     what the pull gate decides, not what the scanner found.
@@ -304,9 +304,9 @@ async def vulnerabilities(
 async def sbom_addition(
     request: Request, access: ReadAddition, repository_name: str, reference: str
 ) -> Response:
-    """The SBOM of an image, or the document an SBOM accessory holds.
+    """Return the SBOM of an image, or the document an SBOM accessory contains.
 
-    For an image, SPDX JSON is returned unless the `Accept` header asks for
+    For an image, SPDX JSON is returned unless the `Accept` header requests
     CycloneDX JSON; 404 when no SBOM was generated.
     """
     registry = registry_of(request)
@@ -332,7 +332,7 @@ async def sbom_addition(
         manifest = read_manifest(registry.store, digest)
         layers = manifest.get("layers") or []
         if not layers or not isinstance(layers[0], dict):
-            raise not_found(f"{name}@{digest} holds no SBOM document")
+            raise not_found(f"{name}@{digest} contains no SBOM document")
         layer = layers[0]
         body = registry.store.read_blob(parse_digest(str(layer.get("digest"))))
         return body, str(layer.get("mediaType", "application/json"))
@@ -354,7 +354,7 @@ def _in_repository(session: Session, repository: Repository, digest: str) -> boo
 async def build_history(
     request: Request, access: ReadAddition, repository_name: str, reference: str
 ) -> list[dict[str, Any]]:
-    """The `history` of an image's config, as Harbor's build history addition."""
+    """Return the `history` of an image's config, as Harbor's build history addition."""
     registry = registry_of(request)
     name = repository_name_of(access, repository_name)
 

@@ -2,10 +2,10 @@
 
 Every GET and HEAD of a manifest, by tag or by digest, passes here after
 the caller's pull permission was checked. Two callers pass a closed gate,
-each by its own credentials and never by a request header: a scanner
-holding the dedicated `scanner-pull` permission, and a signer with push
-rights reading a manifest by digest (it must read what it signs). Both are
-logged with who and why.
+each by its own credentials and never by a request header. One is a
+scanner with the dedicated `scanner-pull` permission. The other is a
+signer with push rights reading a manifest by digest, because it must
+read what it signs. Both are logged with who and why.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Harbor's `scan_overview` of artifacts, built from stored scan reports.
 
-An image's overview is its own newest report; an index's overview merges
+An image's overview is its own newest report. An index's overview merges
 the reports of its images: counts add up, and the status follows Harbor's
 precedence (Running, then Stopped, then Success when any image succeeded,
 then the rest).

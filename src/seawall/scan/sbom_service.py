@@ -48,7 +48,7 @@ logger = structlog.get_logger(__name__)
 
 
 def _writers() -> dict[str, Callable[..., bytes]]:
-    """The document writers by media type, loading the SBOM libraries on first use."""
+    """Return the document writers by media type, loading the SBOM libraries on first use."""
     from seawall.scan import sbom
 
     return {
@@ -71,7 +71,7 @@ def generate_sbom(
     """Write the SBOMs of an image, or of every image of an index.
 
     Returns the digests of the stored accessory manifests. Raises
-    `NotScannable` when the artifact holds no image.
+    `NotScannable` when the artifact contains no image.
     """
     from seawall.scan.registrations import scanner_for_project
 
@@ -232,7 +232,7 @@ def _start(
 
 
 def sbom_on_push(registry: RegistryContext, repository_name: str, digest: str) -> None:
-    """Generate SBOMs after a push when the project asks for it."""
+    """Generate SBOMs after a push when the project requests it."""
     with registry.db.session(read_only=True) as session:
         project = session.scalars(
             select(Project)
@@ -319,7 +319,7 @@ def _scanner(row: ScanReport) -> dict[str, str]:
 
 
 def sbom_accessory(session: Any, digest: str, media_type: str) -> str | None:
-    """The digest of the stored SBOM accessory of `media_type` for an image."""
+    """Return the digest of the stored SBOM accessory of `media_type` for an image."""
     row = session.scalars(
         select(ScanReport).where(
             ScanReport.digest == digest,

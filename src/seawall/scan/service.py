@@ -136,7 +136,7 @@ class ScanService:
     ) -> ScanTicket:
         """Write Pending reports for `artifact`; `submit` the ticket after commit.
 
-        Raises `NotScannable` when the artifact holds no image, and
+        Raises `NotScannable` when the artifact contains no image, and
         `ScanError` (409) when a scan of it is already queued or running.
         """
         if registration.disabled:
@@ -205,7 +205,7 @@ class ScanService:
         return len(rows)
 
     def _stale(self, row: ScanReport) -> bool:
-        """A queued or running scan older than an hour is taken as lost."""
+        """Return whether a queued or running scan is older than an hour, so taken as lost."""
         return row.start_time < now() - timedelta(hours=1)
 
     # Running ------------------------------------------------------------
@@ -223,7 +223,7 @@ class ScanService:
             self._run(report_uuid, registration_uuid, repository, target)
         except AdapterError as exc:
             # An adapter that is down or refuses the request is an expected
-            # failure: its message says enough without a traceback.
+            # failure, and its message is enough without a traceback.
             logger.warning(
                 "scan failed", report=report_uuid, digest=target.digest, error=str(exc)
             )
@@ -279,7 +279,7 @@ class ScanService:
         )
 
     def inventory_of(self, target: ImageTarget) -> Inventory:
-        """The image's package inventory: stored, or read from its layers and stored."""
+        """Return the image's package inventory, read from its layers and stored on first use."""
         from seawall.scan.inventory import LayerBlob, read_inventory
 
         inventory = self._stored_inventory(target.digest)
@@ -466,7 +466,7 @@ def queue_scan(
     """Queue a scan of one artifact with its project's scanner, if it can be scanned.
 
     Used by scan on push and by the gate's first refusal: an artifact that
-    holds no image, a project without a scanner or a scan already running
+    contains no image, a project without a scanner or a scan already running
     queues nothing and raises nothing.
     """
     from seawall.scan.registrations import scanner_for_project
