@@ -60,7 +60,7 @@ async def get_schedule(
     request: Request,
     principal: Principal = Depends(system_guard(SCAN_ALL, "read")),
 ) -> ScanAllSchedule:
-    """The scan all schedule; type "None" when there is none."""
+    """Return the scan all schedule, of type "None" when there is none."""
     schedule = await run_in_threadpool(scan_all.load_schedule, registry_of(request).db)
     return ScanAllSchedule(
         schedule=ScheduleObj(

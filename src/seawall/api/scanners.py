@@ -137,7 +137,7 @@ async def _change(
 
 
 async def _ping(settings: registrations.RegistrationSettings) -> None:
-    """Raise 400 unless the adapter at `settings.url` answers valid metadata."""
+    """Raise 400 unless the adapter at `settings.url` returns valid metadata."""
     with _harbor_errors():
         await run_in_threadpool(
             metadata.fetch_metadata,
@@ -201,7 +201,7 @@ async def create_scanner(
     body: ScannerRegistrationReq,
     principal: Principal = Depends(can_create),
 ) -> Response:
-    """Register an external adapter after checking that it answers its metadata."""
+    """Register an external adapter after checking that it returns its metadata."""
     with _harbor_errors():
         settings = registrations.validate_settings(body.settings())
     await _ping(settings)
@@ -219,7 +219,7 @@ async def create_scanner(
 async def ping_scanner(
     body: ScannerRegistrationSettings, principal: Principal = Depends(can_read)
 ) -> Response:
-    """Check that an adapter answers valid metadata with these settings."""
+    """Check that an adapter returns valid metadata with these settings."""
     with _harbor_errors():
         settings = registrations.validate_settings(
             registrations.RegistrationSettings(

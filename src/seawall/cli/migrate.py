@@ -53,7 +53,7 @@ def prepare(settings: Settings) -> None:
 def _restrict_sqlite_files(settings: Settings) -> None:
     """Make the default SQLite database readable by its owner only.
 
-    It holds password hashes, and other local users have no reason to read it.
+    It contains password hashes, and other local users have no reason to read it.
     """
     if settings.database_url:
         return

@@ -3,7 +3,7 @@
 With several server processes on one data folder, work that must happen
 once per interval (advisory imports, scheduled scans) runs only in the
 process that holds an exclusive lock on a file in the data folder. The
-first process to take the lock keeps it until it exits; the others try
+first process to take the lock keeps it until it exits. The others try
 again each round, so the work moves on when that process dies.
 """
 

@@ -195,7 +195,7 @@ async def authorize(
 
 
 async def holds(request: Request, access: Access, permission: Permission) -> bool:
-    """True when the already authorized caller also holds `permission`."""
+    """Return whether the already authorized caller also has `permission`."""
     principal = access.principal
     if principal.token_access is not None:
         decision = _check_token(

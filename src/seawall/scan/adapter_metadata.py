@@ -91,7 +91,7 @@ def fetch_metadata(
 ) -> AdapterMetadata:
     """Read an external adapter's metadata and check that Seawall can use it.
 
-    Raises `AdapterUnavailable` when the adapter cannot be reached, answers
+    Raises `AdapterUnavailable` when the adapter cannot be reached, returns
     an error, or sends metadata without a usable vulnerability capability.
     """
     from seawall.scan.adapter.client import AdapterClient, AdapterError

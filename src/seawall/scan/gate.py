@@ -1,4 +1,4 @@
-"""The vulnerability gate's facts: gather them, ask the policy, remember the answer.
+"""The vulnerability gate's facts: gather them, ask the policy, cache the decision.
 
 The decision itself is `seawall.policy.vulnerability.decide`; this module
 loads what it needs (the project's policy, the image's newest report, the

@@ -16,7 +16,7 @@ from typing import Any
 
 
 def utc_text(moment: datetime) -> str:
-    """An ISO 8601 UTC time ending in `Z`, as Harbor writes times."""
+    """Format a time as ISO 8601 UTC ending in `Z`, as Harbor writes times."""
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
@@ -146,7 +146,7 @@ class Finding:
 
     Records that describe the same vulnerability (linked by id or alias,
     transitively) form one finding. `id` is the preferred identifier: the
-    CVE when the group has one, otherwise the first record's id. `ids` holds
+    CVE when the group has one, otherwise the first record's id. `ids` contains
     every id and alias of the group, so an allowlist entry may name any.
     """
 

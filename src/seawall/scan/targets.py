@@ -1,4 +1,4 @@
-"""Which manifests a scan reads: an image itself, or every image of an index."""
+"""The manifests a scan reads: an image itself, or every image of an index."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ IMAGE_CONFIGS = frozenset(
 
 
 class NotScannable(Exception):
-    """The artifact holds no container image a scanner could read."""
+    """The artifact contains no container image a scanner could read."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,5 +109,5 @@ def scan_targets(
         except NotScannable:
             continue
     if not targets:
-        raise NotScannable(f"index {artifact.digest} holds no container image")
+        raise NotScannable(f"index {artifact.digest} contains no container image")
     return targets

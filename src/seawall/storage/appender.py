@@ -23,7 +23,7 @@ from typing import Literal
 BLOCK_SIZE = 4096
 STAGING_BYTES = 4 * 1024 * 1024
 # In writeback mode, data older than this is waited for, which bounds the
-# dirty pages one upload holds and keeps the final fsync short.
+# dirty pages of one upload and keeps the final fsync short.
 WRITEBACK_LAG_BYTES = 64 * 1024 * 1024
 
 WriteMode = Literal["direct", "writeback"]

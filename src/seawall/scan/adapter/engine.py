@@ -44,7 +44,7 @@ class JobStatus(enum.StrEnum):
 
 
 class TooManyScans(Exception):
-    """The store already holds the maximum number of unfinished scans."""
+    """The store already contains the maximum number of unfinished scans."""
 
 
 @dataclass(frozen=True, slots=True)
