@@ -10,6 +10,7 @@ import pytest
 from seawall.storage.appender import (
     STAGING_BYTES,
     StagingBuffer,
+    StagingPool,
     UploadAppender,
     WriteMode,
 )
@@ -65,3 +66,39 @@ def test_writeback_over_the_lag_keeps_every_byte(tmp_path: Path) -> None:
 
     assert end == len(data)
     assert path.read_bytes() == data
+
+
+def test_pool_reuses_a_buffer_and_starts_it_empty(tmp_path: Path) -> None:
+    pool = StagingPool(keep=2, capacity=8 * 4096)
+    first = pool.take()
+    first.fill(memoryview(b"a" * 5000))
+    pool.give_back(first)
+
+    again = pool.take()
+    assert again is first
+    assert again.length == 0
+    again.fill(memoryview(b"b" * 100))
+    path = tmp_path / "upload"
+    path.touch()
+    appender = UploadAppender(path, 0)
+    try:
+        appender.write(again)
+    finally:
+        appender.close()
+        pool.give_back(again)
+    assert path.read_bytes() == b"b" * 100
+
+
+def test_pool_unmaps_buffers_beyond_what_it_keeps() -> None:
+    pool = StagingPool(keep=1, capacity=4096)
+    buffers = [pool.take(), pool.take(), pool.take()]
+    for buffer in buffers:
+        pool.give_back(buffer)
+
+    assert pool.idle == 1
+    kept = pool.take()
+    assert kept is buffers[0]
+    kept.view[:3] = b"abc"
+    for closed in buffers[1:]:
+        with pytest.raises(ValueError):
+            closed.view.tobytes()

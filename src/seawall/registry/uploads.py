@@ -35,6 +35,7 @@ from seawall.registry.errors import (
 from seawall.registry.repositories import ensure_repository
 from seawall.storage import BlobStore, Digest
 from seawall.storage.appender import (
+    STAGING_POOL,
     StagingBuffer,
     UploadAppender,
     UploadFileLock,
@@ -303,7 +304,7 @@ async def _copy_stream(
     next is filled from the request. Each batch finishes before the next
     starts, so the hash and the file see the bytes in order.
     """
-    buffers = [StagingBuffer(), StagingBuffer()]
+    buffers = [STAGING_POOL.take(), STAGING_POOL.take()]
     current = 0
     pending: list[asyncio.Future[None]] = []
     hash_batch: list[bytes] = []
@@ -331,8 +332,11 @@ async def _copy_stream(
             await _finish(_start_batch(appender, buffers[current], running, hash_batch))
     finally:
         await _finish(pending, raise_errors=False)
-        for buffer in buffers:
-            buffer.close()
+        # A buffer goes back to the pool only when no thread can still be
+        # reading it; otherwise it is left to the garbage collector.
+        if all(future.done() for future in pending):
+            for buffer in buffers:
+                STAGING_POOL.give_back(buffer)
     return written
 
 

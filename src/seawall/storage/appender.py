@@ -17,6 +17,7 @@ import ctypes
 import fcntl
 import mmap
 import os
+import threading
 from pathlib import Path
 from typing import Literal
 
@@ -69,6 +70,47 @@ class StagingBuffer:
     def close(self) -> None:
         self.view.release()
         self._memory.close()
+
+
+class StagingPool:
+    """Staging buffers kept for reuse across requests.
+
+    A fresh buffer costs a page fault per 4 KiB the first time it is
+    filled. A chunked push sends one request per chunk, so reusing buffers
+    saves that on every chunk. At most `keep` idle buffers are kept; the
+    rest are unmapped when returned.
+    """
+
+    def __init__(self, keep: int = 4, capacity: int = STAGING_BYTES) -> None:
+        self.keep = keep
+        self.capacity = capacity
+        self._idle: list[StagingBuffer] = []
+        self._lock = threading.Lock()
+
+    def take(self) -> StagingBuffer:
+        """Return an empty buffer, reused when one is idle."""
+        with self._lock:
+            buffer = self._idle.pop() if self._idle else None
+        if buffer is None:
+            return StagingBuffer(self.capacity)
+        buffer.length = 0
+        return buffer
+
+    def give_back(self, buffer: StagingBuffer) -> None:
+        """Keep `buffer` for a later request, or unmap it when enough are idle."""
+        with self._lock:
+            if len(self._idle) < self.keep:
+                self._idle.append(buffer)
+                return
+        buffer.close()
+
+    @property
+    def idle(self) -> int:
+        with self._lock:
+            return len(self._idle)
+
+
+STAGING_POOL = StagingPool()
 
 
 class UploadAppender:
