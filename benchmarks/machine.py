@@ -127,3 +127,16 @@ def prefault(size: int) -> int:
         for memory in mappings:
             memory.close()
     return len(mappings) * PROBE_BYTES
+
+
+def evict_from_page_cache(path: Path) -> None:
+    """Drop the cached pages of `path`, so the next read comes from disk.
+
+    The file is flushed first, because the kernel keeps dirty pages.
+    """
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(fd)

@@ -155,13 +155,17 @@ def _run(
 
 @contextmanager
 def start_seawall(
-    work_dir: Path, password: str, settings: dict[str, str] | None = None
+    work_dir: Path,
+    password: str,
+    settings: dict[str, str] | None = None,
+    name: str = "seawall",
 ) -> Iterator[Registry]:
     """Run `python -m seawall serve` with SQLite and default settings except `settings`.
 
-    `settings` maps `SEAWALL_*` variable names to values.
+    `settings` maps `SEAWALL_*` variable names to values. `name` names the
+    data folder and the log, so several instances can run side by side.
     """
-    data_dir = work_dir / "seawall-data"
+    data_dir = work_dir / f"{name}-data"
     data_dir.mkdir()
     port = free_port()
     env = {
@@ -172,8 +176,22 @@ def start_seawall(
         **(settings or {}),
     }
     command = [sys.executable, "-m", "seawall", "serve"]
-    with _run("seawall", command, env, data_dir, port) as registry:
+    with _run(name, command, env, data_dir, port) as registry:
         yield registry
+
+
+def blob_file(registry: Registry, digest: str) -> Path:
+    """Return the file that holds blob `digest` in the registry's data folder.
+
+    Seawall names the file after the digest's hex part; distribution keeps
+    the bytes in a file called `data` in a folder of that name.
+    """
+    hex_part = digest.split(":", 1)[1]
+    for found in registry.data_dir.rglob(hex_part):
+        candidate = found / "data" if found.is_dir() else found
+        if candidate.is_file():
+            return candidate
+    raise FileNotFoundError(f"{registry.name} holds no file for blob {digest}")
 
 
 def _distribution_config(data_dir: Path, port: int, htpasswd_path: Path | None) -> str:

@@ -15,7 +15,13 @@ from pathlib import Path
 
 from wrk import WrkResult
 
-OPERATIONS = ("push monolithic", "push chunked", "pull after push", "pull repeated")
+OPERATIONS = (
+    "push monolithic",
+    "push chunked",
+    "pull after push",
+    "pull repeated",
+    "pull uncached",
+)
 RESULTS_START = "<!-- benchmark results: start (written by benchmarks/run.py) -->"
 RESULTS_END = "<!-- benchmark results: end -->"
 MB = 1_000_000
@@ -80,6 +86,22 @@ class RegistryResults:
     def peak_rss(self, size: int) -> int | None:
         """Return the highest RSS seen during any push of `size` bytes."""
         peaks = [run.server_peak_rss for run in self._pushes(size)]
+        return max(peaks) if peaks else None
+
+    def peak_rss_before_pulls(self, size: int) -> int | None:
+        """Return the highest RSS seen during pushes of `size` bytes before any pull.
+
+        A pull leaves buffers and threads behind that the following pushes
+        carry, so comparing pushes of two sizes is fair only between pushes
+        that ran before any pull.
+        """
+        pulls = [run.started for run in self.runs if run.operation.startswith("pull")]
+        first_pull = min(pulls, default=float("inf"))
+        peaks = [
+            run.server_peak_rss
+            for run in self._pushes(size)
+            if run.started < first_pull
+        ]
         return max(peaks) if peaks else None
 
     def peak_pss(self, size: int) -> int | None:
@@ -173,9 +195,19 @@ def _met(ratio: float | None, passes: Callable[[float], bool]) -> bool | None:
 
 
 def _rate_row(
-    metric: str, seawall: float | None, reference: float | None, target: float
+    metric: str, seawall: float | None, reference: float | None, target: float | None
 ) -> Row:
+    """Return a throughput row, checked against `target` unless it is None."""
     ratio = _ratio(seawall, reference)
+    if target is None:
+        return Row(
+            metric,
+            _format(seawall),
+            _format(reference),
+            f"{_format(ratio, 2)}x",
+            "none, context",
+            None,
+        )
     return Row(
         metric,
         _format(seawall),
@@ -230,8 +262,14 @@ def _memory_row(
     )
 
 
+def _growth_ratio(results: RegistryResults, size: int, small_size: int) -> float | None:
+    return _ratio(
+        results.peak_rss_before_pulls(size), results.peak_rss_before_pulls(small_size)
+    )
+
+
 def _growth(results: RegistryResults, size: int, small_size: int) -> str:
-    growth = _ratio(results.peak_rss(size), results.peak_rss(small_size))
+    growth = _growth_ratio(results, size, small_size)
     return "n/a" if growth is None else f"{(growth - 1) * 100:+.1f}%"
 
 
@@ -247,10 +285,11 @@ def _memory_rows(
         )
         for push_size in (small_size, size)
     ]
-    growth = _ratio(seawall.peak_rss(size), seawall.peak_rss(small_size))
+    growth = _growth_ratio(seawall, size, small_size)
     rows.append(
         Row(
-            f"peak RSS growth, {small_size >> 20} MiB → {size >> 20} MiB push",
+            f"peak RSS growth, {small_size >> 20} MiB → {size >> 20} MiB push, "
+            "before any pull",
             _growth(seawall, size, small_size),
             _growth(reference, size, small_size),
             "",
@@ -278,35 +317,72 @@ def _memory_rows(
 
 
 def build_rows(
-    seawall: RegistryResults, reference: RegistryResults, size: int, small_size: int
+    seawall: RegistryResults,
+    reference: RegistryResults,
+    size: int,
+    small_size: int,
+    writeback: RegistryResults | None = None,
 ) -> list[Row]:
-    """Return the comparison rows: throughput, manifest load and Seawall's memory."""
+    """Return the comparison rows: throughput, manifest load and Seawall's memory.
+
+    The first pull after a push has no target: it shows where each server's
+    write path left the blob (see "Limits of the comparison"), while the
+    repeated and the uncached pull compare the read paths with the blob
+    cached on both servers and on neither. `writeback`, when given, adds
+    the figures of a Seawall that writes uploads through the page cache.
+    """
+    mib = size >> 20
     rows = [
         _rate_row(
-            f"push {size >> 20} MiB monolithic, MB/s",
+            f"push {mib} MiB monolithic, MB/s",
             seawall.median_rate("push monolithic", size),
             reference.median_rate("push monolithic", size),
             PUSH_TARGET,
         ),
         _rate_row(
-            f"push {size >> 20} MiB chunked, MB/s",
+            f"push {mib} MiB chunked, MB/s",
             seawall.median_rate("push chunked", size),
             reference.median_rate("push chunked", size),
             PUSH_TARGET,
         ),
         _rate_row(
-            f"pull {size >> 20} MiB, first GET after push, MB/s",
-            seawall.median_rate("pull after push", size),
-            reference.median_rate("pull after push", size),
-            PULL_TARGET,
-        ),
-        _rate_row(
-            f"pull {size >> 20} MiB, repeated GET, MB/s",
+            f"pull {mib} MiB, repeated GET (cached on both), MB/s",
             seawall.median_rate("pull repeated", size),
             reference.median_rate("pull repeated", size),
             PULL_TARGET,
         ),
+        _rate_row(
+            f"pull {mib} MiB, uncached (read from disk on both), MB/s",
+            seawall.median_rate("pull uncached", size),
+            reference.median_rate("pull uncached", size),
+            PULL_TARGET,
+        ),
+        _rate_row(
+            f"pull {mib} MiB, first GET after push, MB/s",
+            seawall.median_rate("pull after push", size),
+            reference.median_rate("pull after push", size),
+            None,
+        ),
     ]
+    if writeback is not None:
+        label = writeback.label
+        rows += [
+            _rate_row(
+                f"{label}: push {mib} MiB {kind}, MB/s",
+                writeback.median_rate(f"push {kind}", size),
+                reference.median_rate(f"push {kind}", size),
+                None,
+            )
+            for kind in ("monolithic", "chunked")
+        ]
+        rows.append(
+            _rate_row(
+                f"{label}: pull {mib} MiB, first GET after push, MB/s",
+                writeback.median_rate("pull after push", size),
+                reference.median_rate("pull after push", size),
+                None,
+            )
+        )
     rows += _manifest_rows(seawall.manifest_get, reference.manifest_get)
     if seawall.manifest_get_token is not None:
         # distribution runs without a token server, so its Basic figures are

@@ -44,6 +44,7 @@ USER = "admin"
 REPOSITORY = "library/benchmark"
 TAG = "latest"
 REFERENCE_LABEL = "distribution 2.8"
+WRITEBACK_LABEL = "Seawall, writeback"
 NO_AUTH_LABEL = "distribution 2.8, no auth"
 WRK_THREADS = 4
 WRK_CONNECTIONS = 64
@@ -54,6 +55,9 @@ MANIFEST_WARMUP_REQUESTS = 50
 # outlives the run puts the one password check at the first request, where it
 # is measured on its own, and keeps it out of the timed transfers.
 SEAWALL_SETTINGS = {"SEAWALL_CREDENTIAL_CACHE_SECONDS": "3600"}
+# A second Seawall writes uploads through the page cache, to show the other
+# side of that choice in the same run.
+WRITEBACK_SETTINGS = {**SEAWALL_SETTINGS, "SEAWALL_UPLOAD_WRITE_MODE": "writeback"}
 # Above this 1-minute load average before the run, other work competes for the
 # CPU and the log shows a warning.
 IDLE_LOAD_AVERAGE = 1.0
@@ -65,6 +69,8 @@ OTHER_CPU_SHARE_WARNING = 0.05
 # pages at about 360 MB/s until it had used its memory once, and at 1,400 to
 # 1,900 MB/s after that.
 FIRST_TOUCH_WARNING_MB_S = 600.0
+# distribution, Seawall and Seawall in writeback mode.
+REGISTRIES_WITH_BLOBS = 3
 LOG_TAIL_LINES = 15
 LOG_LINE_CHARACTERS = 300
 
@@ -212,16 +218,22 @@ def push_chunked(target: Target, blob: Blob, chunk_size: int) -> None:
 
 
 def pull(target: Target, blob: Blob) -> None:
-    """Time two GETs of a blob just pushed.
+    """Time three GETs of a blob just pushed.
 
     The first finds the blob in the page cache only where the server wrote
     it through the cache, and the second finds it there on every server.
+    Before the third, the blob's file is dropped from the page cache, so
+    every server reads it from disk.
     """
     client = target.client
     for operation in ("pull after push", "pull repeated"):
         measure(
             target, operation, blob.size, lambda: client.pull(blob.digest, blob.size)
         )
+    machine.evict_from_page_cache(registries.blob_file(target.registry, blob.digest))
+    measure(
+        target, "pull uncached", blob.size, lambda: client.pull(blob.digest, blob.size)
+    )
 
 
 def run_transfers(
@@ -320,7 +332,7 @@ def required_disk_bytes(args: argparse.Namespace) -> int:
     """Estimate the disk space a run needs: the source file and every pushed blob."""
     size = args.size_mib << 20
     pushes_per_registry = 2 * (size // 4) + 2 * args.repeat * size
-    return size + 2 * pushes_per_registry
+    return size + REGISTRIES_WITH_BLOBS * pushes_per_registry
 
 
 def check_disk_space(work_dir: Path, args: argparse.Namespace) -> None:
@@ -402,6 +414,10 @@ def notes(targets: list[Target]) -> list[str]:
         "its only password check is the first authenticated request, measured on its own.",
         f"{NO_AUTH_LABEL}: the same server without the htpasswd section, loaded with "
         "manifest GET only, for context.",
+        f"{WRITEBACK_LABEL}: a second Seawall with SEAWALL_UPLOAD_WRITE_MODE=writeback, "
+        "which keeps new blobs in the page cache, for context.",
+        "pull uncached: the blob's file is dropped from the page cache first "
+        "(posix_fadvise DONTNEED), so both servers read it from disk.",
         "Peak RSS and PSS are sums over the server's process tree, sampled every 50 ms. "
         "RSS counts a page shared by two processes twice, PSS splits it between them.",
     ]
@@ -447,6 +463,11 @@ def run_benchmark(
         seawall = stack.enter_context(
             registries.start_seawall(work_dir, password, SEAWALL_SETTINGS)
         )
+        writeback = stack.enter_context(
+            registries.start_seawall(
+                work_dir, password, WRITEBACK_SETTINGS, name="seawall-writeback"
+            )
+        )
         reference = stack.enter_context(
             registries.start_distribution(work_dir, USER, password)
         )
@@ -454,15 +475,16 @@ def run_benchmark(
             targets = [
                 make_target(reference, REFERENCE_LABEL, password),
                 make_target(seawall, "Seawall", password),
+                make_target(writeback, WRITEBACK_LABEL, password),
             ]
             run_transfers(targets, full, small, args)
-            for target in targets:
+            for target in targets[:2]:
                 load_manifest_get(target, args.duration)
             seawall_target = targets[1]
             token = bearer_token(seawall_target)
             load_manifest_get(seawall_target, args.duration, f"Bearer {token}")
         except Exception:
-            print_log_tails([seawall, reference])
+            print_log_tails([seawall, writeback, reference])
             raise
     no_auth = run_no_auth_reference(work_dir, args.duration)
     return targets, no_auth
@@ -505,9 +527,9 @@ def main(argv: list[str] | None = None) -> int:
             other_share * 100,
         )
 
-    reference, seawall = (target.results for target in targets)
+    reference, seawall, writeback = (target.results for target in targets)
     size = args.size_mib << 20
-    rows = report.build_rows(seawall, reference, size, size // 4)
+    rows = report.build_rows(seawall, reference, size, size // 4, writeback)
     comparison = report.comparison_table(rows, REFERENCE_LABEL)
     environment = report.read_environment(
         collect_versions(),
@@ -517,7 +539,7 @@ def main(argv: list[str] | None = None) -> int:
         other_share,
         first_touch,
     )
-    all_results = [reference, seawall, no_auth.results]
+    all_results = [reference, seawall, writeback, no_auth.results]
     section = report.results_section(
         environment, comparison, notes(targets), all_results
     )

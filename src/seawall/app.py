@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import os
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -15,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.routing import Mount
 
-from seawall import oci
+from seawall import heap, oci
 from seawall.api import create_api
 from seawall.api.app import API_PREFIX
 from seawall.context import RegistryContext
@@ -153,40 +152,9 @@ def create_app(settings: Settings) -> Starlette:
     return app
 
 
-# glibc serves allocations below this size from its heaps and larger ones
-# with mmap. Blob reads allocate 4 MiB chunks and Granian hands request
-# bodies over in chunks of about 384 KiB, so both stay below it.
-HEAP_ALLOCATION_LIMIT_BYTES = 8 * 1024 * 1024
-# Free memory at the top of a heap beyond this size goes back to the system.
-HEAP_TRIM_THRESHOLD_BYTES = 8 * 1024 * 1024
-
-
-def _limit_heap_growth() -> None:
-    """Keep blob buffers on glibc's heaps and bound what the heaps keep.
-
-    A buffer taken with mmap costs a page fault per 4 KiB when it is first
-    written and a munmap when freed; at one buffer per chunk that made blob
-    pulls and pushes about a third slower. With the default dynamic threshold,
-    though, glibc keeps every freed buffer of one thread's peak for reuse,
-    so a worker's resident size grows with its busiest moment. Fixed mmap
-    and trim thresholds keep chunk buffers on the heaps and hand back
-    anything beyond 8 MiB of free space at a heap's top. Two arenas stop
-    each worker thread from growing a heap of its own. Other C libraries
-    are left as they are.
-    """
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-    except OSError:
-        return
-    m_trim_threshold, m_mmap_threshold, m_arena_max = -1, -3, -8
-    libc.mallopt(m_mmap_threshold, HEAP_ALLOCATION_LIMIT_BYTES)
-    libc.mallopt(m_trim_threshold, HEAP_TRIM_THRESHOLD_BYTES)
-    libc.mallopt(m_arena_max, 2)
-
-
 def create_app_from_environment() -> Starlette:
     """Build the app in a server worker process from `SEAWALL_*` variables."""
-    _limit_heap_growth()
+    heap.limit_heap_growth()
     settings = Settings()
     configure_logging(settings.log_format, settings.log_level)
     return create_app(settings)
