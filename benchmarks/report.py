@@ -325,9 +325,9 @@ def build_rows(
 ) -> list[Row]:
     """Return the comparison rows: throughput, manifest load and Seawall's memory.
 
-    The first pull after a push has no target: it shows where each server's
-    write path left the blob (see "Limits of the comparison"), while the
-    repeated and the uncached pull compare the read paths with the blob
+    The first pull after a push has no target, because it shows where each
+    server's write path left the blob (see "Limits of the comparison"). The
+    repeated and the uncached pull compare the read paths, with the blob
     cached on both servers and on neither. `writeback`, when given, adds
     the figures of a Seawall that writes uploads through the page cache.
     """

@@ -20,13 +20,13 @@ def limit_heap_growth() -> None:
     """Keep blob buffers on glibc's heaps and bound what the heaps keep.
 
     A buffer taken with mmap costs a page fault per 4 KiB when it is first
-    written and a munmap when freed; at one buffer per chunk that made blob
-    pulls and pushes about a third slower. With the default dynamic threshold,
-    though, glibc keeps every freed buffer of one thread's peak for reuse,
-    so a worker's resident size grows with its busiest moment. Fixed mmap
-    and trim thresholds keep chunk buffers on the heaps and hand back
-    anything beyond 8 MiB of free space at a heap's top. Two arenas stop
-    each worker thread from growing a heap of its own.
+    written, and a munmap when freed. At one buffer per chunk, that made
+    blob pulls and pushes about a third slower. With glibc's dynamic
+    threshold, though, the heaps keep every freed buffer of a thread's
+    busiest moment, so a worker's resident size grows with its peak load.
+    Fixed mmap and trim thresholds keep chunk buffers on the heaps and hand
+    back free space beyond 8 MiB at a heap's top. Two arenas stop each
+    worker thread from growing a heap of its own.
     """
     try:
         libc = ctypes.CDLL("libc.so.6")
