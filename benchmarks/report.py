@@ -218,6 +218,28 @@ def _rate_row(
     )
 
 
+def _push_then_pull_seconds(results: RegistryResults, size: int) -> float | None:
+    """Return the median push time plus the median first-pull time for `size` bytes."""
+    push = results.median_rate("push monolithic", size)
+    pull = results.median_rate("pull after push", size)
+    if not push or not pull:
+        return None
+    megabytes = size / MB
+    return megabytes / push + megabytes / pull
+
+
+def _seconds_row(metric: str, seawall: float | None, reference: float | None) -> Row:
+    """Return a row of durations for context, with no target."""
+    return Row(
+        metric,
+        _format(seawall, 2),
+        _format(reference, 2),
+        f"{_format(_ratio(seawall, reference), 2)}x",
+        "none, context",
+        None,
+    )
+
+
 def _manifest_rows(
     seawall: WrkResult | None, reference: WrkResult | None, credential: str = "Basic"
 ) -> list[Row]:
@@ -364,6 +386,13 @@ def build_rows(
             None,
         ),
     ]
+    rows.append(
+        _seconds_row(
+            f"push {mib} MiB monolithic, then first GET, seconds (lower is better)",
+            _push_then_pull_seconds(seawall, size),
+            _push_then_pull_seconds(reference, size),
+        )
+    )
     if writeback is not None:
         label = writeback.label
         rows += [
@@ -381,6 +410,14 @@ def build_rows(
                 writeback.median_rate("pull after push", size),
                 reference.median_rate("pull after push", size),
                 None,
+            )
+        )
+        rows.append(
+            _seconds_row(
+                f"{label}: push {mib} MiB monolithic, then first GET, seconds "
+                "(lower is better)",
+                _push_then_pull_seconds(writeback, size),
+                _push_then_pull_seconds(reference, size),
             )
         )
     rows += _manifest_rows(seawall.manifest_get, reference.manifest_get)
