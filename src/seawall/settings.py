@@ -54,7 +54,11 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SEAWALL_", extra="forbid")
 
     config: Path | None = Field(
-        default=None, description="TOML file with settings (keys are the names below)."
+        default=None,
+        description=(
+            "TOML file with settings, keyed by the option names of "
+            "seawall serve with underscores."
+        ),
     )
     listen: str = Field(
         default="127.0.0.1:5000",

@@ -324,3 +324,22 @@ def test_migrate_keeps_sqlite_database_private(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     mode = (data_dir / "seawall.db").stat().st_mode & 0o777
     assert mode == 0o600
+
+
+@pytest.mark.parametrize("command", [("vulndb", "import"), ("vulndb", "status")])
+def test_vulndb_help_lists_database_options_only(command: tuple[str, ...]) -> None:
+    result = run_seawall(*command, "--help")
+    assert result.returncode == 0, result.stderr
+    text = collapse_whitespace(result.stdout)
+    assert "--data-dir " in text
+    assert "--database-url " in text
+    assert "--listen " not in text
+    assert "--workers " not in text
+
+
+def test_migrate_help_lists_admin_password() -> None:
+    result = run_seawall("migrate", "--help")
+    assert result.returncode == 0, result.stderr
+    text = collapse_whitespace(result.stdout)
+    assert "--admin-password " in text
+    assert "--listen " not in text

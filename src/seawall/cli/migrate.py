@@ -13,7 +13,7 @@ from typing import Any
 import click
 import structlog
 
-from seawall.cli.options import load_settings, settings_options
+from seawall.cli.options import DATABASE_SETTINGS, load_settings, settings_options_for
 from seawall.logs import configure_logging
 from seawall.settings import Settings
 
@@ -68,7 +68,7 @@ def _restrict_sqlite_files(settings: Settings) -> None:
 
 
 @click.command()
-@settings_options
+@settings_options_for(*DATABASE_SETTINGS, "admin_password")
 def migrate(**options: Any) -> None:
     """Create the data folder, upgrade the database schema and create admin and library."""
     from sqlalchemy.exc import OperationalError

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -16,9 +17,34 @@ _CLICK_TYPES: dict[object, click.types.ParamType[Any]] = {
 }
 
 
+# The settings that commands working on the database alone accept.
+DATABASE_SETTINGS = ("config", "data_dir", "database_url", "log_format", "log_level")
+
+
 def settings_options(command: Any) -> Any:
     """Add one `--option` per settings field, with its variable and description."""
-    for name, field in reversed(Settings.model_fields.items()):
+    return _add_options(command, tuple(Settings.model_fields))
+
+
+def settings_options_for(*names: str) -> Callable[[Any], Any]:
+    """Return a decorator that adds the `--option`s of the settings in `names` only.
+
+    Settings left out still come from the environment and the config file.
+    """
+    unknown = set(names) - set(Settings.model_fields)
+    if unknown:
+        raise ValueError(f"not settings: {', '.join(sorted(unknown))}")
+
+    def decorate(command: Any) -> Any:
+        return _add_options(command, names)
+
+    return decorate
+
+
+def _add_options(command: Any, names: tuple[str, ...]) -> Any:
+    fields = Settings.model_fields
+    for name in reversed([name for name in fields if name in names]):
+        field = fields[name]
         env = f"SEAWALL_{name.upper()}"
         default = field.default
         if isinstance(default, SecretStr):

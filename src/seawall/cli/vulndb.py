@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from seawall.cli.options import load_settings, settings_options
+from seawall.cli.options import DATABASE_SETTINGS, load_settings, settings_options_for
 from seawall.logs import configure_logging
 from seawall.settings import Settings
 
@@ -33,7 +33,7 @@ def vulndb() -> None:
 @vulndb.command("import")
 @click.argument("sources", nargs=-1, required=True)
 @click.option("--json", "as_json", is_flag=True, help=_JSON_HELP)
-@settings_options
+@settings_options_for(*DATABASE_SETTINGS)
 def import_command(sources: tuple[str, ...], as_json: bool, **options: Any) -> None:
     """Import OSV records from zip files, folders of JSON files, or http(s) URLs of zips.
 
@@ -70,7 +70,7 @@ def import_command(sources: tuple[str, ...], as_json: bool, **options: Any) -> N
 
 @vulndb.command("status")
 @click.option("--json", "as_json", is_flag=True, help=_JSON_HELP)
-@settings_options
+@settings_options_for(*DATABASE_SETTINGS)
 def status_command(as_json: bool, **options: Any) -> None:
     """Show every import (source, kind, date, counts) and the database totals."""
     from seawall.vulndb.store import (
