@@ -218,6 +218,38 @@ def _rate_row(
     )
 
 
+def _transfer_rows(
+    seawall: RegistryResults,
+    reference: RegistryResults,
+    size: int,
+    prefix: str,
+    transfers: list[tuple[str, str, float | None]],
+) -> list[Row]:
+    """Return a median-throughput row per (metric, operation, target) in `transfers`.
+
+    A last row adds the median monolithic push time to the median first
+    pull time, for context.
+    """
+    rows = [
+        _rate_row(
+            f"{prefix}{metric}, MB/s",
+            seawall.median_rate(operation, size),
+            reference.median_rate(operation, size),
+            target,
+        )
+        for metric, operation, target in transfers
+    ]
+    rows.append(
+        _seconds_row(
+            f"{prefix}push {size >> 20} MiB monolithic, then first GET, seconds "
+            "(lower is better)",
+            _push_then_pull_seconds(seawall, size),
+            _push_then_pull_seconds(reference, size),
+        )
+    )
+    return rows
+
+
 def _push_then_pull_seconds(results: RegistryResults, size: int) -> float | None:
     """Return the median push time plus the median first-pull time for `size` bytes."""
     push = results.median_rate("push monolithic", size)
@@ -354,71 +386,30 @@ def build_rows(
     the figures of a Seawall that writes uploads through the page cache.
     """
     mib = size >> 20
-    rows = [
-        _rate_row(
-            f"push {mib} MiB monolithic, MB/s",
-            seawall.median_rate("push monolithic", size),
-            reference.median_rate("push monolithic", size),
-            PUSH_TARGET,
-        ),
-        _rate_row(
-            f"push {mib} MiB chunked, MB/s",
-            seawall.median_rate("push chunked", size),
-            reference.median_rate("push chunked", size),
-            PUSH_TARGET,
-        ),
-        _rate_row(
-            f"pull {mib} MiB, repeated GET (cached on both), MB/s",
-            seawall.median_rate("pull repeated", size),
-            reference.median_rate("pull repeated", size),
+    transfers: list[tuple[str, str, float | None]] = [
+        (f"push {mib} MiB monolithic", "push monolithic", PUSH_TARGET),
+        (f"push {mib} MiB chunked", "push chunked", PUSH_TARGET),
+        (
+            f"pull {mib} MiB, repeated GET (cached on both)",
+            "pull repeated",
             PULL_TARGET,
         ),
-        _rate_row(
-            f"pull {mib} MiB, uncached (read from disk on both), MB/s",
-            seawall.median_rate("pull uncached", size),
-            reference.median_rate("pull uncached", size),
+        (
+            f"pull {mib} MiB, uncached (read from disk on both)",
+            "pull uncached",
             PULL_TARGET,
         ),
-        _rate_row(
-            f"pull {mib} MiB, first GET after push, MB/s",
-            seawall.median_rate("pull after push", size),
-            reference.median_rate("pull after push", size),
-            None,
-        ),
+        (f"pull {mib} MiB, first GET after push", "pull after push", None),
     ]
-    rows.append(
-        _seconds_row(
-            f"push {mib} MiB monolithic, then first GET, seconds (lower is better)",
-            _push_then_pull_seconds(seawall, size),
-            _push_then_pull_seconds(reference, size),
-        )
-    )
+    rows = _transfer_rows(seawall, reference, size, "", transfers)
     if writeback is not None:
-        label = writeback.label
-        rows += [
-            _rate_row(
-                f"{label}: push {mib} MiB {kind}, MB/s",
-                writeback.median_rate(f"push {kind}", size),
-                reference.median_rate(f"push {kind}", size),
-                None,
-            )
-            for kind in ("monolithic", "chunked")
+        context: list[tuple[str, str, float | None]] = [
+            (f"push {mib} MiB monolithic", "push monolithic", None),
+            (f"push {mib} MiB chunked", "push chunked", None),
+            (f"pull {mib} MiB, first GET after push", "pull after push", None),
         ]
-        rows.append(
-            _rate_row(
-                f"{label}: pull {mib} MiB, first GET after push, MB/s",
-                writeback.median_rate("pull after push", size),
-                reference.median_rate("pull after push", size),
-                None,
-            )
-        )
-        rows.append(
-            _seconds_row(
-                f"{label}: push {mib} MiB monolithic, then first GET, seconds "
-                "(lower is better)",
-                _push_then_pull_seconds(writeback, size),
-                _push_then_pull_seconds(reference, size),
-            )
+        rows += _transfer_rows(
+            writeback, reference, size, f"{writeback.label}: ", context
         )
     rows += _manifest_rows(seawall.manifest_get, reference.manifest_get)
     if seawall.manifest_get_token is not None:
