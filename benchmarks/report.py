@@ -36,6 +36,9 @@ RSS_LIMIT_MB = 200.0
 # Memory counts as flat when the peak RSS during a push of the full size is at
 # most this fraction above the peak during a push of a quarter of that size.
 RSS_GROWTH_LIMIT = 0.10
+# Above this share of all CPU time used by other processes during a run, the
+# results say that the run was noisy.
+NOISY_CPU_SHARE = 0.05
 
 
 @dataclass(frozen=True)
@@ -88,19 +91,19 @@ class RegistryResults:
         peaks = [run.server_peak_rss for run in self._pushes(size)]
         return max(peaks) if peaks else None
 
-    def peak_rss_before_pulls(self, size: int) -> int | None:
-        """Return the highest RSS seen during pushes of `size` bytes before any pull.
+    def peak_rss_around_pulls(self, size: int, after: bool) -> int | None:
+        """Return the highest RSS seen during pushes of `size` bytes before or after pulls.
 
         A pull leaves buffers and threads behind that the following pushes
-        carry, so comparing pushes of two sizes is fair only between pushes
-        that ran before any pull.
+        carry, so pushes of two sizes are compared on the same side of the
+        first pull.
         """
         pulls = [run.started for run in self.runs if run.operation.startswith("pull")]
         first_pull = min(pulls, default=float("inf"))
         peaks = [
             run.server_peak_rss
             for run in self._pushes(size)
-            if run.started < first_pull
+            if (run.started > first_pull) == after
         ]
         return max(peaks) if peaks else None
 
@@ -316,14 +319,17 @@ def _memory_row(
     )
 
 
-def _growth_ratio(results: RegistryResults, size: int, small_size: int) -> float | None:
+def _growth_ratio(
+    results: RegistryResults, size: int, small_size: int, after: bool
+) -> float | None:
     return _ratio(
-        results.peak_rss_before_pulls(size), results.peak_rss_before_pulls(small_size)
+        results.peak_rss_around_pulls(size, after),
+        results.peak_rss_around_pulls(small_size, after),
     )
 
 
-def _growth(results: RegistryResults, size: int, small_size: int) -> str:
-    growth = _growth_ratio(results, size, small_size)
+def _growth(results: RegistryResults, size: int, small_size: int, after: bool) -> str:
+    growth = _growth_ratio(results, size, small_size, after)
     return "n/a" if growth is None else f"{(growth - 1) * 100:+.1f}%"
 
 
@@ -339,18 +345,19 @@ def _memory_rows(
         )
         for push_size in (small_size, size)
     ]
-    growth = _growth_ratio(seawall, size, small_size)
-    rows.append(
-        Row(
-            f"peak RSS growth, {small_size >> 20} MiB → {size >> 20} MiB push, "
-            "before any pull",
-            _growth(seawall, size, small_size),
-            _growth(reference, size, small_size),
-            "",
-            f"Seawall ≤ +{RSS_GROWTH_LIMIT * 100:.0f}% (flat)",
-            None if growth is None else growth - 1 <= RSS_GROWTH_LIMIT,
+    for after, moment in ((False, "before any pull"), (True, "after pulls")):
+        growth = _growth_ratio(seawall, size, small_size, after)
+        rows.append(
+            Row(
+                f"peak RSS growth, {small_size >> 20} MiB → {size >> 20} MiB push, "
+                f"{moment}",
+                _growth(seawall, size, small_size, after),
+                _growth(reference, size, small_size, after),
+                "",
+                f"Seawall ≤ +{RSS_GROWTH_LIMIT * 100:.0f}% (flat)",
+                None if growth is None else growth - 1 <= RSS_GROWTH_LIMIT,
+            )
         )
-    )
     rows.append(
         _memory_row(
             "server peak RSS, first password check after start",
@@ -379,10 +386,9 @@ def build_rows(
 ) -> list[Row]:
     """Return the comparison rows: throughput, manifest load and Seawall's memory.
 
-    The first pull after a push has no target, because it shows where each
-    server's write path left the blob (see "Limits of the comparison"). The
-    repeated and the uncached pull compare the read paths, with the blob
-    cached on both servers and on neither. `writeback`, when given, adds
+    Pulls are measured three ways, each with the pull target: right after
+    the push (where each write path left the blob, see "Limits of the
+    comparison"), cached on both servers, and cached on neither. `writeback`, when given, adds
     the figures of a Seawall that writes uploads through the page cache.
     """
     mib = size >> 20
@@ -399,7 +405,7 @@ def build_rows(
             "pull uncached",
             PULL_TARGET,
         ),
-        (f"pull {mib} MiB, first GET after push", "pull after push", None),
+        (f"pull {mib} MiB, first GET after push", "pull after push", PULL_TARGET),
     ]
     rows = _transfer_rows(seawall, reference, size, "", transfers)
     if writeback is not None:
@@ -549,6 +555,9 @@ def results_section(
     settings = ", ".join(
         f"{name} {value}" for name, value in environment.settings.items()
     )
+    noise = ""
+    if environment.other_cpu_share > NOISY_CPU_SHARE:
+        noise = ": **the run was noisy, rerun on an idle machine**"
     parts = [
         RESULTS_START,
         "",
@@ -559,7 +568,7 @@ def results_section(
         f"- Settings: {settings}.",
         f"- Other work on the machine: 1-minute load average {environment.load_before:.2f} "
         "before the run, and other processes used "
-        f"{environment.other_cpu_share * 100:.1f}% of all CPU time during it.",
+        f"{environment.other_cpu_share * 100:.1f}% of all CPU time during it{noise}.",
         "- Memory first-touch rate before the run: "
         f"{environment.first_touch_mb_s:,.0f} MB/s.",
         "",
