@@ -19,6 +19,7 @@ into OCI Distribution error codes.
     │   └── ManifestTooLarge
     ├── ManifestBlobUnknown  manifest refers to content not in the repository
     ├── ManifestInUse        manifest still listed by an image index
+    ├── StorageFull          the disk or a size limit refused a write
     └── Unsupported          operation the registry does not offer
 """
 
@@ -125,4 +126,15 @@ class ManifestInUse(RegistryError):
         super().__init__(
             f"manifest {digest} is part of image index {parent}; delete the index first",
             {"digest": digest, "index": parent},
+        )
+
+
+class StorageFull(RegistryError):
+    """The filesystem refused an upload write: no space, a quota or a file size limit."""
+
+    def __init__(self, upload_id: str, size: int, reason: str) -> None:
+        super().__init__(
+            f"the registry could not store the upload: {reason}; the upload "
+            f"keeps its first {size} bytes, so retry once the registry has space",
+            {"upload": upload_id, "size": size},
         )

@@ -11,6 +11,7 @@ row and its repository link written, in one transaction.
 from __future__ import annotations
 
 import asyncio
+import errno
 import hashlib
 import uuid
 from collections.abc import AsyncIterator
@@ -30,6 +31,7 @@ from seawall.registry.errors import (
     DigestInvalid,
     RangeNotSatisfiable,
     SizeInvalid,
+    StorageFull,
     UploadNotFound,
 )
 from seawall.registry.repositories import ensure_repository
@@ -47,6 +49,10 @@ if TYPE_CHECKING:
     from hashlib import _Hash
 
 logger = structlog.get_logger(__name__)
+
+# Write errors that mean the filesystem is out of room for the upload: no
+# space left, a disk quota, or the process's file size limit.
+STORAGE_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 
 
 @dataclass
@@ -196,9 +202,11 @@ class UploadService:
                     f"received {written} bytes but Content-Length declared {length}",
                     {"received": written, "declared": length},
                 )
-        except BaseException:
+        except BaseException as exc:
             await run_in_threadpool(self.store.truncate_upload, state.upload_id, size)
             self._hashes.pop(state.upload_id, None)
+            if isinstance(exc, OSError) and exc.errno in STORAGE_FULL_ERRNOS:
+                raise StorageFull(state.upload_id, size, exc.strerror or "") from exc
             raise
         if running is not None:
             running.offset += written
@@ -329,14 +337,15 @@ async def _copy_stream(
         pending = []
         if buffers[current].length:
             written += buffers[current].length
-            await _finish(_start_batch(appender, buffers[current], running, hash_batch))
+            pending = _start_batch(appender, buffers[current], running, hash_batch)
+            await _finish(pending)
     finally:
+        # The buffers go back to the pool only after every thread that reads
+        # them has returned. If this wait is cancelled too, the error leaves
+        # here and the garbage collector frees the buffers instead.
         await _finish(pending, raise_errors=False)
-        # A buffer goes back to the pool only when no thread can still be
-        # reading it; otherwise it is left to the garbage collector.
-        if all(future.done() for future in pending):
-            for buffer in buffers:
-                STAGING_POOL.give_back(buffer)
+        for buffer in buffers:
+            STAGING_POOL.give_back(buffer)
     return written
 
 
@@ -360,8 +369,11 @@ async def _finish(
     futures: list[asyncio.Future[None]], raise_errors: bool = True
 ) -> None:
     # Wait for every future even when one fails, so no thread still writes
-    # to the file after the caller truncates it.
-    results = await asyncio.gather(*futures, return_exceptions=True)
+    # to the file after the caller truncates it. Cancelling a future would
+    # not stop its thread, so each future is shielded. A cancelled caller
+    # leaves them running, and a done future means its thread has returned.
+    shielded = [asyncio.shield(future) for future in futures]
+    results = await asyncio.gather(*shielded, return_exceptions=True)
     for result in results:
         if raise_errors and isinstance(result, BaseException):
             raise result
