@@ -378,12 +378,24 @@ def _seawall_version() -> str:
         return "unknown"
     version, package_dir = found.stdout.strip().split(" ", 1)
     git = subprocess.run(
-        ["git", "-C", package_dir, "describe", "--always", "--dirty"],
+        ["git", "-C", package_dir, "describe", "--always"],
         capture_output=True,
         text=True,
         check=False,
     )
-    commit = git.stdout.strip() or "not in a git checkout"
+    commit = git.stdout.strip()
+    if not commit:
+        return f"{version} (not in a git checkout, {package_dir})"
+    # Only changes to the code count: the benchmark rewrites its own results
+    # page, which must not mark the next run's code as changed.
+    changed = subprocess.run(
+        ["git", "-C", package_dir, "status", "--porcelain", "--", "."],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if changed.stdout.strip():
+        commit += " with uncommitted changes"
     return f"{version} ({commit}, {package_dir})"
 
 
