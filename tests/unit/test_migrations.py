@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,8 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, inspect, select
+from sqlalchemy import Engine, inspect, select, text
+from sqlalchemy.exc import IntegrityError
 
 from seawall.auth import hash_password
 from seawall.db import Database, upgrade_schema
@@ -160,3 +162,54 @@ def test_shared_test_database_matches_models(database_url: str) -> None:
     finally:
         engine.dispose()
     assert differences == []
+
+
+def _add_ldap_groups(engine: Engine, dn: str, names: list[str]) -> None:
+    with engine.begin() as connection:
+        for name in names:
+            connection.execute(
+                text(
+                    "INSERT INTO user_groups (group_name, group_type, ldap_group_dn, "
+                    "created_at, updated_at) VALUES (:name, 1, :dn, :now, :now)"
+                ),
+                {"name": name, "dn": dn, "now": datetime.now(UTC)},
+            )
+
+
+def test_ldap_groups_cannot_share_a_dn(empty_database_url: str, engine: Engine) -> None:
+    upgrade_schema(empty_database_url)
+    _add_ldap_groups(engine, "cn=dev,dc=example,dc=com", ["dev"])
+
+    with pytest.raises(IntegrityError):
+        _add_ldap_groups(engine, "cn=dev,dc=example,dc=com", ["developers"])
+
+
+def test_other_groups_share_the_empty_dn(
+    empty_database_url: str, engine: Engine
+) -> None:
+    upgrade_schema(empty_database_url)
+    now = datetime.now(UTC)
+    with engine.begin() as connection:
+        for name, group_type in (("proxy-a", 2), ("proxy-b", 2), ("oidc-a", 3)):
+            connection.execute(
+                text(
+                    "INSERT INTO user_groups (group_name, group_type, ldap_group_dn, "
+                    "created_at, updated_at) VALUES (:name, :type, '', :now, :now)"
+                ),
+                {"name": name, "type": group_type, "now": now},
+            )
+    with engine.connect() as connection:
+        count = connection.execute(text("SELECT COUNT(*) FROM user_groups")).scalar()
+    assert count == 3
+
+
+def test_dn_index_upgrade_names_shared_dns(
+    empty_database_url: str, engine: Engine
+) -> None:
+    config = alembic_config(empty_database_url)
+    command.upgrade(config, "0006")
+    _add_ldap_groups(engine, "cn=ops,dc=example,dc=com", ["ops", "operations"])
+
+    with pytest.raises(RuntimeError, match=r"cn=ops,dc=example,dc=com \(2 groups\)"):
+        command.upgrade(config, "0007")
+    assert current_revisions(engine) == ["0006"]

@@ -167,7 +167,10 @@ def _insert(session: Session, name: str, group_type: GroupType, dn: str) -> User
             session.add(group)
             session.flush()
     except IntegrityError as exc:
-        # Another request added a group of this name and type after the check.
+        # Another request added a group of this name and type, or an LDAP
+        # group with this DN, after the checks.
+        if dn and _ldap_by_dn(session, dn) is not None:
+            raise GroupExists(f"an LDAP group with DN {dn} already exists") from exc
         raise GroupExists(
             f"user group {name} of type {group_type.value} already exists"
         ) from exc

@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -462,7 +463,17 @@ class UserGroup(Base):
     """
 
     __tablename__ = "user_groups"
-    __table_args__ = (UniqueConstraint("group_name", "group_type"),)
+    __table_args__ = (
+        UniqueConstraint("group_name", "group_type"),
+        # An LDAP group is known by its DN, so two LDAP groups never share one.
+        Index(
+            "ix_user_groups_ldap_dn",
+            "ldap_group_dn",
+            unique=True,
+            sqlite_where=text("group_type = 1"),
+            postgresql_where=text("group_type = 1"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     group_name: Mapped[str] = mapped_column(String(255))
