@@ -100,5 +100,5 @@ def test_pool_unmaps_buffers_beyond_what_it_keeps() -> None:
     assert kept is buffers[0]
     kept.view[:3] = b"abc"
     for closed in buffers[1:]:
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match="released memoryview"):
             closed.view.tobytes()
