@@ -22,7 +22,7 @@ from tests.e2e.protocol_helpers import (
     unique_name,
     unique_repository,
 )
-from tests.support.seed import create_project
+from tests.support.seed import create_project, create_user
 from tests.support.server import ADMIN_PASSWORD, RunningRegistry
 
 SERVICE = "harbor-registry"
@@ -312,3 +312,44 @@ def test_token_predating_project_rejected(
 
     assert_error(response, 401, "UNAUTHORIZED")
     assert "earlier project" in response.text
+
+
+def _refusal_with_token(
+    registry: RunningRegistry, repository: str, auth: tuple[str, str] | None
+) -> httpx.Response:
+    """Fetch a pull token for `repository` and try a tag list with it."""
+    token = request_token(registry, [f"repository:{repository}:pull"], auth).json()[
+        "token"
+    ]
+    return httpx.get(
+        f"{registry.url}/v2/{repository}/tags/list", headers=bearer(token), timeout=30
+    )
+
+
+@pytest.mark.parametrize("caller", ["user", "anonymous"])
+def test_token_refusal_hides_private_projects(
+    registry: RunningRegistry, caller: str
+) -> None:
+    """A token that grants nothing gets the same refusal for a private project
+    and for a project that does not exist."""
+    private = unique_name("hidden")
+    create_project(registry, private, public=False)
+    missing = unique_name("absent")
+    auth: tuple[str, str] | None = None
+    if caller == "user":
+        username = unique_name("outsider")
+        create_user(registry, username, "Outsider-Pass1")
+        auth = (username, "Outsider-Pass1")
+
+    existing = _refusal_with_token(registry, f"{private}/app", auth)
+    absent = _refusal_with_token(registry, f"{missing}/app", auth)
+
+    assert_error(existing, 401, "UNAUTHORIZED")
+    assert_error(absent, 401, "UNAUTHORIZED")
+    assert existing.text.replace(private, "<project>") == absent.text.replace(
+        missing, "<project>"
+    )
+    assert existing.headers["WWW-Authenticate"].replace(
+        private, "<project>"
+    ) == absent.headers["WWW-Authenticate"].replace(missing, "<project>")
+    assert "earlier project" not in existing.text

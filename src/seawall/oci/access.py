@@ -117,7 +117,15 @@ def _check_token(
     principal: Principal, project: ProjectFacts, repository: str, permission: Permission
 ) -> Decision:
     assert principal.token_access is not None
-    if (repository, project.key) not in principal.token_project_keys:
+    keys = {key for name, key in principal.token_project_keys if name == repository}
+    if not keys:
+        # The token grants nothing here. Word it as for a missing project, so
+        # a refusal does not tell that a private project exists.
+        return deny(
+            missing_project_reason(principal, project.name, permission),
+            "token-grants-nothing",
+        )
+    if project.key not in keys:
         return deny(
             f"token was issued for an earlier project named {project.name}; "
             "request a new one",
@@ -185,7 +193,9 @@ async def authorize(
             rule=decision.rule,
             reason=decision.reason,
         )
-        if principal.anonymous:
+        if principal.anonymous or (
+            principal.token_access is not None and not principal.username
+        ):
             # The same words as for a missing project, so they reveal nothing.
             raise unauthorized(request, scope=scope)
         if principal.token_access is not None:
