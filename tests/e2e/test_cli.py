@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -343,3 +344,26 @@ def test_migrate_help_lists_admin_password() -> None:
     text = collapse_whitespace(result.stdout)
     assert "--admin-password " in text
     assert "--listen " not in text
+
+
+@pytest.mark.parametrize("reuse_port", [False, True])
+def test_serve_refuses_an_address_in_use(tmp_path: Path, reuse_port: bool) -> None:
+    """Another listener, even one that shares its port, stops serve at once."""
+    with socket.socket() as listener:
+        if reuse_port:
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        result = run_seawall(
+            "serve",
+            "--listen",
+            f"127.0.0.1:{port}",
+            "--data-dir",
+            str(tmp_path / "data"),
+        )
+
+    assert result.returncode == 1
+    assert f"127.0.0.1:{port} is already in use" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "data").exists()

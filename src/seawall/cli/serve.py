@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import socket
 import subprocess
 import sys
 from typing import Any
@@ -18,12 +20,43 @@ logger = structlog.get_logger(__name__)
 HEADER_READ_TIMEOUT_MS = 5000
 
 
+def check_address_free(host: str, port: int) -> None:
+    """Exit with a clear message when another program listens on `host:port`.
+
+    Granian binds with `SO_REUSEPORT`, so a second registry on the same
+    address would otherwise start and share the connections with the first.
+    A plain socket cannot join such a group, so its bind fails while any
+    program listens there.
+    """
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise click.ClickException(
+            f"cannot resolve listen address {host}: {exc}"
+        ) from exc
+    family, kind, protocol, _, address = infos[0]
+    with socket.socket(family, kind, protocol) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                raise click.ClickException(
+                    f"cannot listen on {host}:{port}: {exc.strerror}"
+                ) from exc
+            raise click.ClickException(
+                f"{host}:{port} is already in use by another program; stop it, "
+                "or choose another address with SEAWALL_LISTEN or --listen"
+            ) from exc
+
+
 @click.command()
 @settings_options
 def serve(**options: Any) -> None:
     """Run the registry server."""
     settings = load_settings(options)
     configure_logging(settings.log_format, settings.log_level)
+    check_address_free(settings.host, settings.port)
     os.environ["SEAWALL_DATA_DIR"] = str(settings.data_dir.resolve())
     # A child process migrates and bootstraps, so this long-lived process,
     # which the server's workers fork from, stays small.
