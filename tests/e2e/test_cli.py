@@ -367,3 +367,24 @@ def test_serve_refuses_an_address_in_use(tmp_path: Path, reuse_port: bool) -> No
     assert f"127.0.0.1:{port} is already in use" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "data").exists()
+
+
+@pytest.mark.parametrize(
+    ("password", "warned"), [("onlylowercase", True), ("Strong-Pass-1", False)]
+)
+def test_migrate_warns_about_a_weak_admin_password(
+    tmp_path: Path, password: str, warned: bool
+) -> None:
+    env = {
+        **os.environ,
+        "SEAWALL_DATA_DIR": str(tmp_path / "data"),
+        "SEAWALL_ADMIN_PASSWORD": password,
+        "SEAWALL_LOG_FORMAT": "json",
+    }
+    env.pop("SEAWALL_DATABASE_URL", None)
+    result = run_seawall("migrate", env=env)
+
+    assert result.returncode == 0, result.stderr
+    output = result.stdout + result.stderr
+    assert ("admin password is weak" in output) is warned
+    assert password not in output

@@ -7,6 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from seawall.auth import hash_password, verify_password
+from seawall.auth.users import InvalidUserInput, check_password_policy
 from seawall.db.models import Project, ProjectMember, ProjectMetadata, User
 from seawall.policy.rbac import ProjectRole
 from seawall.scan.registrations import ensure_builtin_scanner
@@ -25,6 +26,8 @@ def bootstrap(session: Session, admin_password: str) -> None:
         session.add(admin)
         session.flush()
         logger.info("admin user created", username="admin")
+        if admin_password != DEFAULT_ADMIN_PASSWORD:
+            _warn_if_weak(admin_password)
     library = session.scalars(
         select(Project).where(Project.name == "library")
     ).one_or_none()
@@ -44,6 +47,23 @@ def bootstrap(session: Session, admin_password: str) -> None:
         )
         logger.info("project created", project="library", public=True)
     ensure_builtin_scanner(session)
+
+
+def _warn_if_weak(password: str) -> None:
+    """Log a warning when the first admin password breaks the user password policy.
+
+    The start goes on, because the operator chose the password; the API
+    refuses such a password for every other account.
+    """
+    try:
+        check_password_policy(password)
+    except InvalidUserInput as exc:
+        logger.warning(
+            "admin password is weak; change it before anyone else can reach "
+            "this registry",
+            username="admin",
+            policy=exc.message,
+        )
 
 
 def admin_has_default_password(session: Session) -> bool:
