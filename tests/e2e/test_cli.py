@@ -388,3 +388,14 @@ def test_migrate_warns_about_a_weak_admin_password(
     output = result.stdout + result.stderr
     assert ("admin password is weak" in output) is warned
     assert password not in output
+
+
+def test_serve_names_an_invalid_setting(tmp_path: Path) -> None:
+    result = run_seawall(
+        "serve", "--log-level", "verbose", "--data-dir", str(tmp_path / "data")
+    )
+
+    assert result.returncode == 2
+    assert "--log-level (SEAWALL_LOG_LEVEL)" in result.stderr
+    assert "got 'verbose'" in result.stderr
+    assert "pydantic.dev" not in result.stderr

@@ -61,11 +61,25 @@ def _add_options(command: Any, names: tuple[str, ...]) -> Any:
     return command
 
 
+def describe_invalid_settings(error: ValidationError) -> str:
+    """Return one line per invalid setting, with its option, variable and value."""
+    lines = []
+    for problem in error.errors(include_url=False):
+        name = ".".join(str(part) for part in problem["loc"]) or "settings"
+        option = f"--{name.replace('_', '-')} (SEAWALL_{name.upper()})"
+        given = problem.get("input")
+        value = f": got {given!r}" if isinstance(given, str | int | float) else ""
+        lines.append(f"{option}: {problem['msg']}{value}")
+    return "invalid settings:\n" + "\n".join(lines)
+
+
 def load_settings(given: dict[str, Any]) -> Settings:
     values = {key: value for key, value in given.items() if value is not None}
     try:
         settings = Settings(**values)
-    except (ValidationError, ValueError) as exc:
+    except ValidationError as exc:
+        raise click.UsageError(describe_invalid_settings(exc)) from exc
+    except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
     # Worker processes rebuild their settings from the environment, so
     # command-line values are passed on as variables.
