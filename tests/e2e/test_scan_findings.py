@@ -26,8 +26,9 @@ from tests.support.scanning import (
     push,
     scan_and_wait,
     scanning_registry,
+    skopeo_copy,
 )
-from tests.support.server import RunningRegistry
+from tests.support.server import ADMIN_PASSWORD, RunningRegistry
 
 OSV_ZIPS = ("pypi.zip", "ghsa-pypi.zip", "npm.zip", "maven.zip", "debian-12.zip")
 PROJECT = "findings"
@@ -301,3 +302,43 @@ def test_multiarch_children_findings_match_kit(
     for item in index_items:
         assert item["artifact_digests"] == [arm64["manifest"]], item["id"]
     assert entry["index"] == MULTIARCH_INDEX
+
+
+def test_zstd_layers_give_the_same_findings(
+    findings_registry: RunningRegistry,
+    api: httpx.Client,
+    testdata: Path,
+    tmp_path: Path,
+) -> None:
+    """python-app with its layers recompressed as zstd gives the same findings."""
+    expected = merged_view(expected_findings(testdata)["python-app:1.0"])
+    # Recompress into a local layout first: pushing with recompression would
+    # let skopeo reuse the gzip layers the registry already holds.
+    recompressed = skopeo_copy(
+        f"oci:{testdata / 'images' / 'python-app'}:1.0",
+        f"oci:{tmp_path / 'zstd'}:1.0",
+        "--dest-compress-format",
+        "zstd",
+    )
+    assert recompressed.returncode == 0, recompressed.stderr
+    result = skopeo_copy(
+        f"oci:{tmp_path / 'zstd'}:1.0",
+        f"docker://{findings_registry.host}/{PROJECT}/python-app-zstd:1.0",
+        "--dest-creds",
+        f"admin:{ADMIN_PASSWORD}",
+    )
+    assert result.returncode == 0, result.stderr
+    manifest = httpx.get(
+        f"{findings_registry.url}/v2/{PROJECT}/python-app-zstd/manifests/1.0",
+        headers={"Accept": "application/vnd.oci.image.manifest.v1+json"},
+        auth=("admin", ADMIN_PASSWORD),
+        timeout=30,
+    ).json()
+    layer_types = {layer["mediaType"] for layer in manifest["layers"]}
+
+    overview = scan_and_wait(api, PROJECT, "python-app-zstd", "1.0")
+    items = reported_items(api, "python-app-zstd", "1.0")
+
+    assert layer_types == {"application/vnd.oci.image.layer.v1.tar+zstd"}
+    assert_overview(overview, 54, "Critical")
+    assert_findings_match("python-app-zstd:1.0", items, expected)

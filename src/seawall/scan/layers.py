@@ -7,7 +7,8 @@ stream mode. Nothing is written to disk and no entry is extracted.
 
 Limits keep a hostile layer cheap. Uncompressed bytes are capped
 (`LayerTooLarge`), and so are tar headers that `tarfile` would buffer whole
-(`UnsafeHeader`). The member list that `tarfile` keeps is emptied after each
+(`UnsafeHeader`) and the window a zstd frame may ask the reader to hold
+(`MAX_ZSTD_WINDOW_BYTES`). The member list that `tarfile` keeps is emptied after each
 entry, so memory does not grow with the number of entries.
 """
 
@@ -21,6 +22,8 @@ import tarfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO, Self
+
+import zstandard
 
 # Media types of image layers (OCI image spec and Docker schema 2).
 _LAYER_MEDIA_TYPES = frozenset(
@@ -48,6 +51,11 @@ _END_OF_ARCHIVE: tuple[type[Exception], ...] = (
     vars(tarfile)["EOFHeaderError"],
     vars(tarfile)["EmptyHeaderError"],
 )
+
+# The largest zstd window a layer may ask for. A reader allocates the whole
+# window. zstd levels up to 19 use 8 MiB at most; only its ultra levels (20
+# to 22) and long-range mode (`--long`) use more.
+MAX_ZSTD_WINDOW_BYTES = 32 * 1024 * 1024
 
 # Headers that `tarfile` reads into memory in one piece: PAX extended headers
 # and GNU long names. Real ones are a few hundred bytes.
@@ -144,14 +152,18 @@ def _as_binary(raw: io.RawIOBase) -> BinaryIO:
 def decompressed_stream(raw: BinaryIO) -> BinaryIO:
     """Wrap `raw` in the decompressor its first bytes call for.
 
-    Raises `LayerError` for zstd, which the standard library cannot read.
+    zstd goes through `zstandard`, since the standard library of Python
+    3.11 has no zstd reader.
     """
     head = _read_exact(raw, 6)
     rest = _as_binary(_PrefixedReader(head, raw))
     if head.startswith(_GZIP_MAGIC):
         return gzip.GzipFile(fileobj=rest, mode="rb")  # type: ignore[return-value]
     if head.startswith(_ZSTD_MAGIC):
-        raise LayerError("zstd-compressed layers are not supported")
+        decompressor = zstandard.ZstdDecompressor(max_window_size=MAX_ZSTD_WINDOW_BYTES)
+        # Layers written in parts (zstd:chunked) hold one frame per part.
+        reader = decompressor.stream_reader(rest, read_across_frames=True)
+        return reader
     if head.startswith(_XZ_MAGIC):
         return lzma.LZMAFile(rest, mode="rb")  # type: ignore[return-value]
     if head.startswith(_BZIP2_MAGIC):
@@ -184,7 +196,7 @@ def tar_stream(raw: BinaryIO, max_bytes: int) -> BinaryIO:
     stream = _as_binary(counter)
     try:
         head = _read_exact(stream, tarfile.BLOCKSIZE)
-    except (OSError, EOFError, lzma.LZMAError) as error:
+    except (OSError, EOFError, lzma.LZMAError, zstandard.ZstdError) as error:
         raise LayerError(f"decompression failed: {error}") from error
     if not _looks_like_tar_header(head):
         raise LayerError("the blob is not a tar archive")

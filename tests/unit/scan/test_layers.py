@@ -8,13 +8,15 @@ import os
 import tarfile
 import time
 
+import zstandard
+
 from seawall.scan.inventory import (
     LayerBlob,
     Limits,
     read_inventory,
     read_inventory_with_limits,
 )
-from seawall.scan.layers import MAX_HEADER_BYTES
+from seawall.scan.layers import MAX_HEADER_BYTES, MAX_ZSTD_WINDOW_BYTES
 from seawall.scan.model import Inventory
 from tests.unit.scan.layer_builder import (
     DEBIAN_12,
@@ -337,18 +339,83 @@ def test_non_tar_blob_is_reported() -> None:
     ]
 
 
-def test_zstd_layer_is_skipped_with_warning() -> None:
-    frame = b"\x28\xb5\x2f\xfd" + bytes(60)
-    zstd = blob(frame, "application/vnd.oci.image.layer.v1.tar+zstd", "sha256:zstd")
-    good = layer(file("etc/os-release", DEBIAN_12), file("var/lib/dpkg/status", STATUS))
+ZSTD_LAYER = "application/vnd.oci.image.layer.v1.tar+zstd"
 
-    inventory = read_inventory("sha256:m", [zstd, good])
 
+def test_zstd_layer_is_read() -> None:
+    data = zstandard.ZstdCompressor(level=3).compress(
+        tar_bytes(
+            [file("etc/os-release", DEBIAN_12), file("var/lib/dpkg/status", STATUS)]
+        )
+    )
+
+    inventory = read_inventory("sha256:m", [blob(data, ZSTD_LAYER)])
+
+    assert names(inventory) == [("bash", "5.2.15-2", 0)]
+    assert inventory.warnings == []
+
+
+def test_zstd_layer_in_several_frames_is_read() -> None:
+    """zstd:chunked layers hold one frame per part; every frame is read."""
+    archive = tar_bytes(
+        [
+            file("etc/os-release", DEBIAN_12),
+            file("noise.bin", os.urandom(200 * 1024)),
+            file("var/lib/dpkg/status", STATUS),
+        ]
+    )
+    compressor = zstandard.ZstdCompressor()
+    parts = [archive[start : start + 65536] for start in range(0, len(archive), 65536)]
+    data = b"".join(compressor.compress(part) for part in parts)
+
+    inventory = read_inventory("sha256:m", [blob(data, ZSTD_LAYER)])
+
+    assert len(parts) > 3
+    assert names(inventory) == [("bash", "5.2.15-2", 0)]
+    assert inventory.warnings == []
+
+
+def test_truncated_zstd_keeps_files_before_damage() -> None:
+    data = zstandard.ZstdCompressor().compress(
+        tar_bytes(
+            [
+                file("etc/os-release", DEBIAN_12),
+                file("noise.bin", os.urandom(256 * 1024)),
+            ]
+        )
+    )
+    truncated = blob(data[: len(data) // 2], ZSTD_LAYER, "sha256:cut")
+    good = layer(file("var/lib/dpkg/status", STATUS))
+
+    inventory = read_inventory("sha256:m", [truncated, good])
+
+    assert inventory.os is not None
     assert names(inventory) == [("bash", "5.2.15-2", 1)]
-    assert inventory.warnings == [
-        "layer 0 (sha256:zstd): reading stopped: zstd-compressed layers are not "
-        "supported; files read before this point are kept"
-    ]
+    [warning] = inventory.warnings
+    assert warning.startswith("layer 0 (sha256:cut): reading stopped: ")
+    assert warning.endswith("files read before this point are kept")
+
+
+def test_zstd_window_above_the_limit_is_refused() -> None:
+    """A frame that asks for a larger window than allowed is not decoded."""
+    window_log = (MAX_ZSTD_WINDOW_BYTES * 2).bit_length() - 1
+    # Without a content size in the frame, the compressor keeps the window
+    # it was given, as a streaming writer of a large layer would.
+    parameters = zstandard.ZstdCompressionParameters.from_level(
+        3, window_log=window_log, enable_ldm=True, write_content_size=False
+    )
+    writer = zstandard.ZstdCompressor(compression_params=parameters).compressobj()
+    archive = tar_bytes([file("etc/os-release", DEBIAN_12)])
+    data = writer.compress(archive) + writer.flush()
+    assert zstandard.get_frame_parameters(data).window_size > MAX_ZSTD_WINDOW_BYTES
+    wide = blob(data, ZSTD_LAYER, "sha256:wide")
+
+    inventory = read_inventory("sha256:m", [wide])
+
+    assert inventory.os is None
+    [warning] = inventory.warnings
+    assert warning.startswith("layer 0 (sha256:wide): reading stopped: ")
+    assert "too much memory" in warning
 
 
 def test_compression_detected_by_magic_not_media_type() -> None:

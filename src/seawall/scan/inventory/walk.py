@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import BinaryIO
 
 import structlog
+import zstandard
 
 from seawall.scan.inventory.files import (
     EXECUTABLE_MAGIC_BYTES,
@@ -55,6 +56,7 @@ _STREAM_ERRORS = (
     ValueError,
     zlib.error,
     lzma.LZMAError,
+    zstandard.ZstdError,
 )
 
 
