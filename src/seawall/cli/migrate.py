@@ -67,7 +67,7 @@ def _restrict_sqlite_files(settings: Settings) -> None:
             path.chmod(0o600)
 
 
-@click.command()
+@click.command(short_help="Prepare the data folder and upgrade the database.")
 @settings_options_for(*DATABASE_SETTINGS, "admin_password")
 def migrate(**options: Any) -> None:
     """Create the data folder, upgrade the database schema and create admin and library."""

@@ -49,6 +49,8 @@ def _add_options(command: Any, names: tuple[str, ...]) -> Any:
         default = field.default
         if isinstance(default, SecretStr):
             default = "(hidden)"
+        elif default is None:
+            default = "not set"
         help_text = f"{field.description} [env {env}; default {default}]"
         option_type = _CLICK_TYPES.get(field.annotation)
         command = click.option(

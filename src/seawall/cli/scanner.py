@@ -45,7 +45,7 @@ def adapter_settings_options(command: Any) -> Any:
     return command
 
 
-@click.group()
+@click.group(short_help="Serve Seawall's scanner to Harbor as a scanner adapter.")
 def scanner() -> None:
     """Run Seawall's scanner as a scanner adapter for Harbor or another registry."""
 
