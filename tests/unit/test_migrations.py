@@ -213,3 +213,24 @@ def test_dn_index_upgrade_names_shared_dns(
     with pytest.raises(RuntimeError, match=r"cn=ops,dc=example,dc=com \(2 groups\)"):
         command.upgrade(config, "0007")
     assert current_revisions(engine) == ["0006"]
+    engine.dispose()
+    assert other_connections(engine) == 0
+
+
+def other_connections(engine: Engine) -> int:
+    """Return how many other sessions hold this PostgreSQL database open.
+
+    A failed upgrade must close its connection. SQLite has no sessions to
+    count, so it reports 0.
+    """
+    if engine.dialect.name != "postgresql":
+        return 0
+    with engine.connect() as connection:
+        count = connection.execute(
+            text(
+                "SELECT COUNT(*) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        ).scalar_one()
+    engine.dispose()
+    return int(count)

@@ -13,12 +13,16 @@ if url is None:
     raise RuntimeError("sqlalchemy.url is not set in the Alembic configuration")
 
 engine = make_engine(url)
-with engine.connect() as connection:
-    context.configure(
-        connection=connection,
-        target_metadata=Base.metadata,
-        render_as_batch=connection.dialect.name == "sqlite",
-    )
-    with context.begin_transaction():
-        context.run_migrations()
-engine.dispose()
+# A failed migration must close its connection too, or the pool leaves it
+# open until the garbage collector finds it.
+try:
+    with engine.connect() as connection:
+        context.configure(
+            connection=connection,
+            target_metadata=Base.metadata,
+            render_as_batch=connection.dialect.name == "sqlite",
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+finally:
+    engine.dispose()
