@@ -36,6 +36,7 @@ from tests.support.process import (
     json_log_records,
     kill_hard,
     launch_registry,
+    own_registry,
     registry_process,
 )
 from tests.support.server import ADMIN_PASSWORD
@@ -244,18 +245,13 @@ def push_image(client: httpx.Client, repository: str, tag: str) -> PushedImage:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RegistryProcess]:
     """A registry with a 60 s upload expiry and JSON logs, on its own database."""
     folder = tmp_path_factory.mktemp("crash-server")
-    with (
-        databases.test_database_url(folder) as database_url,
-        registry_process(
-            folder / "data",
-            database_url,
-            folder / "server.log",
-            extra_env={
-                "SEAWALL_UPLOAD_EXPIRY_SECONDS": str(UPLOAD_EXPIRY_SECONDS),
-                "SEAWALL_LOG_FORMAT": "json",
-            },
-        ) as running,
-    ):
+    with own_registry(
+        folder,
+        extra_env={
+            "SEAWALL_UPLOAD_EXPIRY_SECONDS": str(UPLOAD_EXPIRY_SECONDS),
+            "SEAWALL_LOG_FORMAT": "json",
+        },
+    ) as running:
         yield running
 
 

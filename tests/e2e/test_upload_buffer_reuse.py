@@ -34,8 +34,7 @@ from seawall.storage.appender import (
     StagingPool,
     UploadAppender,
 )
-from tests.support import databases
-from tests.support.process import RegistryProcess, group_members, registry_process
+from tests.support.process import RegistryProcess, group_members, own_registry
 from tests.support.server import ADMIN_PASSWORD
 
 MIB = 1024 * 1024
@@ -190,15 +189,7 @@ def worker_pid(server: RegistryProcess) -> int:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RegistryProcess]:
     """A registry with one worker, on its own data folder and database."""
     folder = tmp_path_factory.mktemp("buffer-reuse")
-    with (
-        databases.test_database_url(folder) as database_url,
-        registry_process(
-            folder / "data",
-            database_url,
-            folder / "server.log",
-            extra_env={"SEAWALL_WORKERS": "1"},
-        ) as running,
-    ):
+    with own_registry(folder, extra_env={"SEAWALL_WORKERS": "1"}) as running:
         yield running
 
 

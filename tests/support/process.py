@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tests.support import databases
 from tests.support.server import ADMIN_PASSWORD, free_port, wait_until_ready
 
 STOP_TIMEOUT_SECONDS = 20
@@ -176,6 +177,20 @@ def registry_process(
         yield running
     finally:
         stop(running)
+
+
+@contextmanager
+def own_registry(
+    folder: Path, extra_env: dict[str, str] | None = None
+) -> Iterator[RegistryProcess]:
+    """Run a server on a new database of the selected backend, with data in `folder`."""
+    with (
+        databases.test_database_url(folder) as database_url,
+        registry_process(
+            folder / "data", database_url, folder / "server.log", extra_env=extra_env
+        ) as running,
+    ):
+        yield running
 
 
 def json_log_records(log_path: Path) -> list[dict[str, Any]]:
