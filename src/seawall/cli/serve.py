@@ -20,16 +20,18 @@ logger = structlog.get_logger(__name__)
 HEADER_READ_TIMEOUT_MS = 5000
 
 
-def check_address_free(host: str, port: int) -> None:
+def check_address_free(host: str, port: int) -> str:
     """Exit with a clear message when another program listens on `host:port`.
 
     Granian binds with `SO_REUSEPORT`, so a second registry on the same
     address would otherwise start and share the connections with the first.
     A plain socket cannot join such a group, so its bind fails while any
-    program listens there.
+    program listens there. Returns the numeric address the probe bound,
+    because Granian accepts only an IP address, without IPv6 brackets.
     """
+    name = host[1:-1] if host.startswith("[") and host.endswith("]") else host
     try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        infos = socket.getaddrinfo(name, port, type=socket.SOCK_STREAM)
     except socket.gaierror as exc:
         raise click.ClickException(
             f"cannot resolve listen address {host}: {exc}"
@@ -48,6 +50,7 @@ def check_address_free(host: str, port: int) -> None:
                 f"{host}:{port} is already in use by another program; stop it, "
                 "or choose another address with SEAWALL_LISTEN or --listen"
             ) from exc
+    return str(address[0])
 
 
 @click.command()
@@ -56,7 +59,7 @@ def serve(**options: Any) -> None:
     """Run the registry server."""
     settings = load_settings(options)
     configure_logging(settings.log_format, settings.log_level)
-    check_address_free(settings.host, settings.port)
+    bind_address = check_address_free(settings.host, settings.port)
     os.environ["SEAWALL_DATA_DIR"] = str(settings.data_dir.resolve())
     # A child process migrates and bootstraps, so this long-lived process,
     # which the server's workers fork from, stays small.
@@ -76,7 +79,7 @@ def serve(**options: Any) -> None:
     )
     Granian(
         "seawall.app:create_app_from_environment",
-        address=settings.host,
+        address=bind_address,
         port=settings.port,
         interface=Interfaces.ASGI,
         workers=settings.workers,
