@@ -311,8 +311,8 @@ def _memory_row(
         met = seawall_mb < RSS_LIMIT_MB
     return Row(
         f"{metric}, MB (lower is better)",
-        _format(seawall_mb),
-        _format(reference_mb),
+        _format(seawall_mb, 1),
+        _format(reference_mb, 1),
         f"{_format(_ratio(seawall_mb, reference_mb), 2)}x",
         f"Seawall < {RSS_LIMIT_MB:.0f} MB" if limited else "none, context",
         met,
@@ -491,8 +491,8 @@ def runs_table(results: list[RegistryResults]) -> str:
             f"{run.mb_per_second:,.0f}",
             f"{run.server_cpu_seconds:.2f}",
             f"{run.client_cpu_seconds:.2f}",
-            f"{run.server_peak_rss / MB:,.0f}",
-            f"{run.server_peak_pss / MB:,.0f}",
+            f"{run.server_peak_rss / MB:,.1f}",
+            f"{run.server_peak_pss / MB:,.1f}",
         ]
         for run in runs
     ]
