@@ -181,7 +181,7 @@ def start_seawall(
 
 
 def blob_file(registry: Registry, digest: str) -> Path:
-    """Return the file that holds blob `digest` in the registry's data folder.
+    """Return the file that contains blob `digest` in the registry's data folder.
 
     Seawall names the file after the digest's hex part; distribution keeps
     the bytes in a file called `data` in a folder of that name.
@@ -191,7 +191,9 @@ def blob_file(registry: Registry, digest: str) -> Path:
         candidate = found / "data" if found.is_dir() else found
         if candidate.is_file():
             return candidate
-    raise FileNotFoundError(f"{registry.name} holds no file for blob {digest}")
+    raise FileNotFoundError(
+        f"no file found for blob {digest} in the data folder of {registry.name}"
+    )
 
 
 def _distribution_config(data_dir: Path, port: int, htpasswd_path: Path | None) -> str:

@@ -37,7 +37,7 @@ RSS_LIMIT_MB = 200.0
 # most this fraction above the peak during a push of a quarter of that size.
 RSS_GROWTH_LIMIT = 0.10
 # Above this share of all CPU time used by other processes during a run, the
-# results say that the run was noisy.
+# results mark the run as noisy.
 NOISY_CPU_SHARE = 0.05
 
 

@@ -314,7 +314,7 @@ def test_token_predating_project_rejected(
     assert "earlier project" in response.text
 
 
-def _refusal_with_token(
+def _tag_list_with_token(
     registry: RunningRegistry, repository: str, auth: tuple[str, str] | None
 ) -> httpx.Response:
     """Fetch a pull token for `repository` and try a tag list with it."""
@@ -341,8 +341,8 @@ def test_token_refusal_hides_private_projects(
         create_user(registry, username, "Outsider-Pass1")
         auth = (username, "Outsider-Pass1")
 
-    existing = _refusal_with_token(registry, f"{private}/app", auth)
-    absent = _refusal_with_token(registry, f"{missing}/app", auth)
+    existing = _tag_list_with_token(registry, f"{private}/app", auth)
+    absent = _tag_list_with_token(registry, f"{missing}/app", auth)
 
     assert_error(existing, 401, "UNAUTHORIZED")
     assert_error(absent, 401, "UNAUTHORIZED")

@@ -27,7 +27,7 @@ def _create_groups(
         return list(pool.map(create, bodies))
 
 
-def test_one_of_many_groups_with_a_dn_is_created(registry: RunningRegistry) -> None:
+def test_concurrent_dn_creates_one_group(registry: RunningRegistry) -> None:
     dn = f"cn={unique_name('race')},ou=groups,dc=example,dc=com"
     bodies: list[dict[str, object]] = [
         {"group_name": unique_name("race"), "group_type": 1, "ldap_group_dn": dn}
@@ -43,7 +43,7 @@ def test_one_of_many_groups_with_a_dn_is_created(registry: RunningRegistry) -> N
             assert f"an LDAP group with DN {dn} already exists" in response.text
 
 
-def test_one_of_many_groups_with_a_name_is_created(registry: RunningRegistry) -> None:
+def test_concurrent_name_creates_one_group(registry: RunningRegistry) -> None:
     name = unique_name("same")
     bodies: list[dict[str, object]] = [
         {"group_name": name, "group_type": 2} for _ in range(ATTEMPTS)

@@ -96,9 +96,9 @@ def test_pool_unmaps_buffers_beyond_what_it_keeps() -> None:
         pool.give_back(buffer)
 
     assert pool.idle == 1
-    kept = pool.take()
-    assert kept is buffers[0]
-    kept.view[:3] = b"abc"
+    reused = pool.take()
+    assert reused is buffers[0]
+    reused.view[:3] = b"abc"
     for closed in buffers[1:]:
         with pytest.raises(ValueError, match="released memoryview"):
             closed.view.tobytes()

@@ -69,8 +69,12 @@ def describe_invalid_settings(error: ValidationError) -> str:
     for problem in error.errors(include_url=False):
         name = ".".join(str(part) for part in problem["loc"]) or "settings"
         option = f"--{name.replace('_', '-')} (SEAWALL_{name.upper()})"
-        given = problem.get("input")
-        value = f": got {given!r}" if isinstance(given, str | int | float) else ""
+        input_value = problem.get("input")
+        value = (
+            f": got {input_value!r}"
+            if isinstance(input_value, str | int | float)
+            else ""
+        )
         lines.append(f"{option}: {problem['msg']}{value}")
     return "invalid settings:\n" + "\n".join(lines)
 

@@ -94,8 +94,8 @@ _MAPPING: list[tuple[type[registry_errors.RegistryError], ErrorCode, int | None]
     (registry_errors.ManifestBlobUnknown, ErrorCode.MANIFEST_BLOB_UNKNOWN, None),
     (registry_errors.ManifestInUse, ErrorCode.DENIED, 409),
     (registry_errors.Unsupported, ErrorCode.UNSUPPORTED, None),
-    # The spec has no code for a full disk; 507 tells clients not to blame
-    # the request.
+    # The spec has no code for a full disk. 507 marks the failure as the
+    # server's, not the request's.
     (registry_errors.StorageFull, ErrorCode.UNKNOWN, 507),
 ]
 

@@ -397,7 +397,7 @@ def test_truncated_zstd_keeps_files_before_damage() -> None:
 
 
 def test_zstd_window_above_the_limit_is_refused() -> None:
-    """A frame that asks for a larger window than allowed is not decoded."""
+    """A frame that requests a larger window than allowed is not decoded."""
     window_log = (MAX_ZSTD_WINDOW_BYTES * 2).bit_length() - 1
     # Without a content size in the frame, the compressor keeps the window
     # it was given, as a streaming writer of a large layer would.
