@@ -17,8 +17,6 @@ from seawall.logs import configure_logging
 
 logger = structlog.get_logger(__name__)
 
-HEADER_READ_TIMEOUT_MS = 5000
-
 
 def check_address_free(host: str, port: int) -> str:
     """Exit with a clear message when another program listens on `host:port`.
@@ -61,15 +59,11 @@ def serve(**options: Any) -> None:
     configure_logging(settings.log_format, settings.log_level)
     bind_address = check_address_free(settings.host, settings.port)
     os.environ["SEAWALL_DATA_DIR"] = str(settings.data_dir.resolve())
-    # A child process migrates and bootstraps, so this long-lived process,
-    # which the server's workers fork from, stays small.
+    # A child process migrates and bootstraps, so none of that code stays
+    # loaded here.
     result = subprocess.run([sys.executable, "-m", "seawall", "migrate"], check=False)
     if result.returncode != 0:
         raise click.ClickException("preparing the database failed; see the log above")
-    from granian import Granian
-    from granian.constants import Interfaces
-    from granian.http import HTTP1Settings
-
     logger.info(
         "server starting",
         listen=settings.listen,
@@ -77,17 +71,11 @@ def serve(**options: Any) -> None:
         database=settings.resolved_database_url.split("@")[-1],
         workers=settings.workers,
     )
-    Granian(
-        "seawall.app:create_app_from_environment",
-        address=bind_address,
-        port=settings.port,
-        interface=Interfaces.ASGI,
-        workers=settings.workers,
-        factory=True,
-        log_enabled=True,
-        backlog=4096,
-        runtime_threads=2,
-        # A client gets this long to send its request headers, so idle
-        # connections cannot hold every slot for long.
-        http1_settings=HTTP1Settings(header_read_timeout=HEADER_READ_TIMEOUT_MS),
-    ).serve()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # This process becomes a plain Granian main process, so the workers
+    # that fork from it start without the modules loaded here. Settings
+    # given as options reach the workers through the environment.
+    arguments = [bind_address, str(settings.port), str(settings.workers)]
+    launcher = [sys.executable, "-m", "seawall.launcher", *arguments]
+    os.execv(sys.executable, launcher)  # noqa: S606 (fixed argument list, no shell)
