@@ -18,7 +18,8 @@ from seawall.auth import (
     parse_basic,
 )
 from seawall.auth.authenticator import FailureLimiter
-from seawall.db import Database, upgrade_schema
+from seawall.db import Database
+from seawall.db.migrate import upgrade_schema
 from seawall.registry.bootstrap import bootstrap
 from seawall.registry.cache import MetadataEpoch
 from tests.support import databases

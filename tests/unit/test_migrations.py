@@ -16,8 +16,8 @@ from sqlalchemy import Engine, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
 from seawall.auth import hash_password
-from seawall.db import Database, upgrade_schema
-from seawall.db.migrate import alembic_config
+from seawall.db import Database
+from seawall.db.migrate import alembic_config, upgrade_schema
 from seawall.db.models import Base, User
 from seawall.db.session import make_engine
 from tests.support import databases

@@ -23,7 +23,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from seawall.db import Database, upgrade_schema
+from seawall.db import Database
+from seawall.db.migrate import upgrade_schema
 from seawall.db.models import Project, Repository
 from seawall.registry.pulls import PullRecorder
 from seawall.scan.adapter.puller import PullError, PullLimits, pull_image

@@ -26,7 +26,8 @@ def prepare(settings: Settings) -> None:
     # list its commands, does not load the database and bootstrap code.
     from seawall.auth.tokens import ensure_signing_key
     from seawall.context import signing_key_path
-    from seawall.db import Database, upgrade_schema
+    from seawall.db import Database
+    from seawall.db.migrate import upgrade_schema
     from seawall.registry.bootstrap import admin_has_default_password, bootstrap
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)

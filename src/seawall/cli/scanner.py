@@ -79,7 +79,7 @@ def serve(
 
     Import advisories into the same database with `seawall vulndb import`.
     """
-    from seawall.db import upgrade_schema
+    from seawall.db.migrate import upgrade_schema
     from seawall.scan.adapter.server import AdapterOptions, create_adapter_app
 
     settings = load_settings({**options, "listen": listen})

@@ -119,7 +119,8 @@ def status_command(as_json: bool, **options: Any) -> None:
 def _open_database(settings: Settings) -> Database:
     from sqlalchemy.exc import OperationalError
 
-    from seawall.db import Database, upgrade_schema
+    from seawall.db import Database
+    from seawall.db.migrate import upgrade_schema
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     try:

@@ -1,6 +1,9 @@
-"""Metadata database: models, sessions and migrations."""
+"""Metadata database: models and sessions.
 
-from seawall.db.migrate import upgrade_schema
+Migrations live in `seawall.db.migrate`, which loads Alembic; it is left
+out here so that server workers, which never migrate, do not load it.
+"""
+
 from seawall.db.session import Database
 
-__all__ = ["Database", "upgrade_schema"]
+__all__ = ["Database"]

@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from seawall.db import Database, upgrade_schema
+from seawall.db import Database
+from seawall.db.migrate import upgrade_schema
 from seawall.db.models import Artifact, Blob
 from seawall.registry.blobs import link_blob, record_blob
 from seawall.registry.bootstrap import bootstrap

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from seawall.db import Database, upgrade_schema
+from seawall.db import Database
+from seawall.db.migrate import upgrade_schema
 from seawall.scan.model import Inventory, Package
 from seawall.vulndb import import_sources
 from tests.support.databases import test_database_url
