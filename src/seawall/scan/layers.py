@@ -198,6 +198,13 @@ def tar_stream(raw: BinaryIO, max_bytes: int) -> BinaryIO:
         head = _read_exact(stream, tarfile.BLOCKSIZE)
     except (OSError, EOFError, lzma.LZMAError, zstandard.ZstdError) as error:
         raise LayerError(f"decompression failed: {error}") from error
+    if len(head) < tarfile.BLOCKSIZE:
+        # A zstd frame cut short ends the stream without an error, so a
+        # short start is the only sign of truncation there.
+        raise LayerError(
+            f"the uncompressed blob ends after {len(head)} bytes, before a whole "
+            f"{tarfile.BLOCKSIZE}-byte tar header; it is truncated or not a tar archive"
+        )
     if not _looks_like_tar_header(head):
         raise LayerError("the blob is not a tar archive")
     return _as_binary(_PrefixedReader(head, stream))

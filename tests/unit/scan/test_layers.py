@@ -8,6 +8,7 @@ import os
 import tarfile
 import time
 
+import pytest
 import zstandard
 
 from seawall.scan.inventory import (
@@ -394,6 +395,26 @@ def test_truncated_zstd_keeps_files_before_damage() -> None:
     [warning] = inventory.warnings
     assert warning.startswith("layer 0 (sha256:cut): reading stopped: ")
     assert warning.endswith("files read before this point are kept")
+
+
+@pytest.mark.parametrize("media_type", [ZSTD_LAYER, TAR_LAYER])
+def test_layer_cut_inside_first_header(media_type: str) -> None:
+    """A layer that ends inside its first tar header is reported as cut short."""
+    archive = tar_bytes([file("etc/os-release", DEBIAN_12)])
+    if media_type == ZSTD_LAYER:
+        data = zstandard.ZstdCompressor().compress(archive)
+        # Cutting the frame halfway leaves fewer than 512 bytes to decode.
+        data = data[: len(data) // 4]
+    else:
+        data = archive[:300]
+    short = blob(data, media_type, "sha256:short")
+
+    inventory = read_inventory("sha256:m", [short])
+
+    [warning] = inventory.warnings
+    assert warning.startswith("layer 0 (sha256:short): reading stopped: ")
+    assert "before a whole 512-byte tar header" in warning
+    assert "truncated or not a tar archive" in warning
 
 
 def test_zstd_window_above_the_limit_is_refused() -> None:
