@@ -353,3 +353,53 @@ def test_token_refusal_hides_private_projects(
         private, "<project>"
     ) == absent.headers["WWW-Authenticate"].replace(missing, "<project>")
     assert "earlier project" not in existing.text
+
+
+def test_admin_token_names_missing_project(registry: RunningRegistry) -> None:
+    """A system administrator's token in a missing project gets NAME_UNKNOWN, so
+    docker and skopeo show which project to create."""
+    missing = unique_name("absent")
+    repository = f"{missing}/app"
+    token = request_token(
+        registry,
+        [f"repository:{repository}:pull,push"],
+        ("admin", ADMIN_PASSWORD),
+    ).json()["token"]
+    blob = f"sha256:{'0' * 64}"
+
+    probe = httpx.head(
+        f"{registry.url}/v2/{repository}/blobs/{blob}",
+        headers=bearer(token),
+        timeout=30,
+    )
+    start = httpx.post(
+        f"{registry.url}/v2/{repository}/blobs/uploads/",
+        headers=bearer(token),
+        timeout=30,
+    )
+
+    assert probe.status_code == 404, describe(probe)
+    assert "WWW-Authenticate" not in probe.headers
+    assert_error(start, 404, "NAME_UNKNOWN")
+    assert f"project '{missing}' not found" in start.text
+
+
+def test_user_token_keeps_missing_project_hidden(registry: RunningRegistry) -> None:
+    """An ordinary user's token in a missing project still gets 401."""
+    username = unique_name("pusher")
+    create_user(registry, username, "Pusher-Pass1")
+    repository = f"{unique_name('absent')}/app"
+    token = request_token(
+        registry,
+        [f"repository:{repository}:pull,push"],
+        (username, "Pusher-Pass1"),
+    ).json()["token"]
+
+    start = httpx.post(
+        f"{registry.url}/v2/{repository}/blobs/uploads/",
+        headers=bearer(token),
+        timeout=30,
+    )
+
+    assert_error(start, 401, "UNAUTHORIZED")
+    assert "not found" not in start.text

@@ -12,12 +12,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import structlog
+from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from seawall.auth import InvalidCredentials, Principal, TooManyFailures
 from seawall.auth.principal import PrincipalKind
 from seawall.auth.tokens import InvalidToken
 from seawall.context import RegistryContext
+from seawall.db.models import User
 from seawall.oci.errors import ErrorCode, OciError
 from seawall.policy import Action, Decision, Permission, ProjectFacts, Resource
 from seawall.policy.decision import allow, deny
@@ -113,6 +116,15 @@ async def authenticate(request: Request, scope: str | None = None) -> Principal:
         ) from exc
 
 
+def _is_sysadmin(registry: RegistryContext, username: str) -> bool:
+    """Return whether the user named in a bearer token is a system administrator."""
+    with registry.db.session(read_only=True) as session:
+        sysadmin = session.scalar(
+            select(User.sysadmin).where(User.username == username)
+        )
+    return bool(sysadmin)
+
+
 def _check_token(
     principal: Principal, project: ProjectFacts, repository: str, permission: Permission
 ) -> Decision:
@@ -171,6 +183,12 @@ async def authorize(
         ):
             raise unauthorized(request, scope=scope)
         reason = missing_project_reason(principal, project_name, permission)
+        if principal.token_access is not None and await run_in_threadpool(
+            _is_sysadmin, registry, principal.username
+        ):
+            # A token grants nothing in a missing project, but a system
+            # administrator may know which projects exist, so say it plainly.
+            raise ProjectNotFound(project_name)
         if principal.token_access is not None:
             # The words and status of a token refused in an existing project,
             # so a client shows which project it was refused in.
