@@ -124,9 +124,19 @@ def error_response(error: OciError) -> Response:
     )
 
 
+# A client checks whether a blob or manifest exists before pushing it, so a
+# HEAD that finds nothing is routine, not a refusal.
+_LOOKUP_MISSES = frozenset({ErrorCode.BLOB_UNKNOWN, ErrorCode.MANIFEST_UNKNOWN})
+
+
 def _log_refusal(request: Request, error: OciError) -> None:
     status = error.status or STATUS[error.code]
-    log = logger.info if status < 500 else logger.error
+    if status >= 500:
+        log = logger.error
+    elif request.method == "HEAD" and error.code in _LOOKUP_MISSES:
+        log = logger.debug
+    else:
+        log = logger.info
     log(
         "request refused",
         method=request.method,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import structlog
 from starlette.background import BackgroundTasks
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
@@ -30,6 +31,8 @@ from seawall.routing import guarded
 from seawall.scan.sbom_service import sbom_on_push
 from seawall.scan.service import queue_scan
 from seawall.storage import parse_digest
+
+logger = structlog.get_logger(__name__)
 
 
 def _load_manifest(
@@ -151,6 +154,13 @@ async def put_manifest_route(request: Request) -> Response:
         return result.digest, result.subject
 
     digest, subject = await run_in_threadpool(store)
+    logger.info(
+        "manifest stored",
+        repository=access.repository,
+        reference=reference,
+        digest=digest,
+        user=access.principal.username,
+    )
     headers = {
         "Location": f"/v2/{name}/manifests/{digest}",
         "Docker-Content-Digest": digest,
