@@ -1040,3 +1040,26 @@ def test_openapi_has_user_models(anonymous_client: httpx.Client) -> None:
         "Permission",
     ):
         assert name in schemas, sorted(schemas)
+
+
+def test_updates_return_empty_body(admin_client: httpx.Client) -> None:
+    """Updates and deletes answer 200 with no body, as Harbor's do."""
+    user_id, username = create_user(admin_client)
+    responses = {
+        "profile": admin_client.put(
+            f"/api/v2.0/users/{user_id}",
+            json={"email": f"{username}@example.com", "realname": "Renamed"},
+        ),
+        "sysadmin": admin_client.put(
+            f"/api/v2.0/users/{user_id}/sysadmin", json={"sysadmin_flag": False}
+        ),
+        "password": change_password(admin_client, user_id, NEW_PASSWORD),
+        "configurations": admin_client.put(
+            "/api/v2.0/configurations", json={"token_expiration": 30}
+        ),
+        "delete": admin_client.delete(f"/api/v2.0/users/{user_id}"),
+    }
+
+    for name, response in responses.items():
+        assert response.status_code == 200, (name, response.text)
+        assert response.content == b"", (name, response.content)

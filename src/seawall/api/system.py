@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import PlainTextResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -99,7 +99,7 @@ async def get_configurations(
     }
 
 
-@router.put("/configurations")
+@router.put("/configurations", response_class=Response)
 async def put_configurations(
     request: Request,
     changes: dict[str, Any],

@@ -399,7 +399,7 @@ async def get_user(
     return await _load_user(request, user_id)
 
 
-@router.put("/users/{user_id}")
+@router.put("/users/{user_id}", response_class=Response)
 async def update_user_profile(
     request: Request,
     user_id: UserId,
@@ -434,7 +434,7 @@ async def update_user_profile(
     registry.metadata_changed()
 
 
-@router.delete("/users/{user_id}")
+@router.delete("/users/{user_id}", response_class=Response)
 async def delete_user(
     request: Request,
     user_id: UserId,
@@ -464,7 +464,7 @@ async def delete_user(
     registry.credentials_changed()
 
 
-@router.put("/users/{user_id}/sysadmin")
+@router.put("/users/{user_id}/sysadmin", response_class=Response)
 async def set_user_sysadmin(
     request: Request,
     user_id: UserId,
@@ -502,7 +502,7 @@ async def set_user_sysadmin(
     registry.credentials_changed()
 
 
-@router.put("/users/{user_id}/password")
+@router.put("/users/{user_id}/password", response_class=Response)
 async def update_user_password(
     request: Request,
     user_id: UserId,
