@@ -390,6 +390,33 @@ def test_migrate_warns_about_a_weak_admin_password(
     assert password not in output
 
 
+def test_migrate_warns_when_admin_password_changes_later(tmp_path: Path) -> None:
+    """A new SEAWALL_ADMIN_PASSWORD on a later start does not change the stored one."""
+    env = {
+        **os.environ,
+        "SEAWALL_DATA_DIR": str(tmp_path / "data"),
+        "SEAWALL_ADMIN_PASSWORD": "First-Pass-1",
+        "SEAWALL_LOG_FORMAT": "json",
+    }
+    env.pop("SEAWALL_DATABASE_URL", None)
+    first = run_seawall("migrate", env=env)
+    same = run_seawall("migrate", env=env)
+    changed = run_seawall(
+        "migrate", env={**env, "SEAWALL_ADMIN_PASSWORD": "Second-Pass-2"}
+    )
+
+    assert first.returncode == 0, first.stderr
+    assert same.returncode == 0, same.stderr
+    assert changed.returncode == 0, changed.stderr
+    notice = "is used only when user admin is created"
+    assert notice not in first.stdout + first.stderr
+    assert notice not in same.stdout + same.stderr
+    output = changed.stdout + changed.stderr
+    assert notice in output
+    assert "PUT /api/v2.0/users/1/password" in output
+    assert "Second-Pass-2" not in output
+
+
 def test_serve_names_an_invalid_setting(tmp_path: Path) -> None:
     result = run_seawall(
         "serve", "--log-level", "verbose", "--data-dir", str(tmp_path / "data")

@@ -28,6 +28,15 @@ def bootstrap(session: Session, admin_password: str) -> None:
         logger.info("admin user created", username="admin")
         if admin_password != DEFAULT_ADMIN_PASSWORD:
             _warn_if_weak(admin_password)
+    elif admin_password != DEFAULT_ADMIN_PASSWORD and not verify_password(
+        admin.password_hash, admin_password
+    ):
+        logger.warning(
+            "SEAWALL_ADMIN_PASSWORD is used only when user admin is created on the "
+            "first start; admin keeps its stored password. Change it with "
+            f"PUT /api/v2.0/users/{admin.id}/password",
+            username="admin",
+        )
     library = session.scalars(
         select(Project).where(Project.name == "library")
     ).one_or_none()
