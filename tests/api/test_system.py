@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -46,6 +47,8 @@ def test_systeminfo_logged_in(
     assert body["external_url"] == registry.url
     assert body["registry_url"] == registry.host
     assert body["project_creation_restriction"] in {"everyone", "adminonly"}
+    server_time = datetime.strptime(body["current_time"], "%Y-%m-%dT%H:%M:%S.%f%z")
+    assert abs(server_time - datetime.now(UTC)) < timedelta(minutes=5)
 
 
 def test_request_id_generated(anonymous_client: httpx.Client) -> None:

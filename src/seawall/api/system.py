@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -12,6 +13,7 @@ from seawall import __version__
 from seawall.api.audit import audit_context
 from seawall.api.deps import public_route, registry_of, system_guard
 from seawall.api.errors import bad_request
+from seawall.api.projects import harbor_time
 from seawall.audit import AuditOperation, record
 from seawall.auth import Principal
 from seawall.configuration import KEYS, InvalidConfiguration, load, update
@@ -79,7 +81,7 @@ async def systeminfo(
             "registry_storage_provider_name": "filesystem",
             "read_only": False,
             "notification_enable": False,
-            "current_time": None,
+            "current_time": harbor_time(datetime.now(UTC)),
         }
     )
     return info
