@@ -191,3 +191,41 @@ def test_openapi_lists_api_routes(anonymous_client: httpx.Client) -> None:
     for path in ["/projects", "/users", "/robots", "/configurations", "/systeminfo"]:
         assert path in document["paths"], path
     assert "ProjectReq" in document["components"]["schemas"]
+
+
+@pytest.mark.parametrize(
+    ("content", "headers", "expected"),
+    [
+        (
+            b'{"project_name": "x"',
+            {"Content-Type": "application/json"},
+            "request body is not valid JSON: ",
+        ),
+        (
+            b'{"project_name": "x"}',
+            {},
+            "request body must be a JSON object; send it with "
+            "Content-Type: application/json",
+        ),
+        (
+            b"[1]",
+            {"Content-Type": "application/json"},
+            "request body must be a JSON object",
+        ),
+        (
+            b'{"project_name": 5}',
+            {"Content-Type": "application/json"},
+            "project_name: Input should be a valid string",
+        ),
+    ],
+)
+def test_invalid_body_messages(
+    admin_client: httpx.Client, content: bytes, headers: dict[str, str], expected: str
+) -> None:
+    response = admin_client.post(f"{API}/projects", content=content, headers=headers)
+
+    assert response.status_code == 422, response.text
+    [error] = response.json()["errors"]
+    assert error["code"] == "UNPROCESSABLE_ENTITY"
+    assert error["message"].startswith(expected), error["message"]
+    assert not error["message"].startswith(":")

@@ -8,6 +8,7 @@ request id and returns only `UNKNOWN` with "internal server error".
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
 import structlog
 from fastapi.exceptions import RequestValidationError
@@ -144,16 +145,30 @@ async def handle_registry_error(request: Request, exc: Exception) -> Response:
 
 async def handle_validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
-    problems = []
-    for error in exc.errors():
-        location = ".".join(
-            str(part) for part in error.get("loc", ()) if part != "body"
-        )
-        problems.append(f"{location}: {error.get('msg', 'invalid')}")
+    problems = [_describe_problem(request, error) for error in exc.errors()]
     message = "; ".join(problems) or "invalid request"
     _log(request, HarborCode.UNPROCESSABLE_ENTITY, message)
     request.state.error_message = message
     return error_response(HarborCode.UNPROCESSABLE_ENTITY, message)
+
+
+def _describe_problem(request: Request, error: dict[str, Any]) -> str:
+    """Word one pydantic validation error for a client of the API."""
+    location = [str(part) for part in error.get("loc", ())]
+    in_body = bool(location) and location[0] == "body"
+    if error.get("type") == "json_invalid":
+        detail = error.get("ctx", {}).get("error", "JSON decode error")
+        return f"request body is not valid JSON: {detail} at character {location[-1]}"
+    field = ".".join(location[1:] if in_body else location)
+    if in_body and not field:
+        content_type = request.headers.get("content-type", "")
+        hint = (
+            ""
+            if "json" in content_type
+            else ("; send it with Content-Type: application/json")
+        )
+        return f"request body must be a JSON object{hint}"
+    return f"{field}: {error.get('msg', 'invalid')}"
 
 
 async def handle_http_exception(request: Request, exc: Exception) -> Response:
