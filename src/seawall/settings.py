@@ -158,6 +158,25 @@ class Settings(BaseSettings):
             raise ValueError(f"listen must be HOST:PORT, got {value!r}")
         return value
 
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str | None) -> str | None:
+        if not value:
+            return value
+        # Imported here, so that reading settings does not load SQLAlchemy
+        # unless a database URL is set.
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+        try:
+            make_url(value).get_dialect()
+        except (ArgumentError, NoSuchModuleError) as exc:
+            raise ValueError(
+                f"database_url is not a database URL Seawall can use ({exc}); "
+                "use sqlite:///PATH or postgresql+psycopg://USER@HOST:PORT/DATABASE"
+            ) from None
+        return value
+
     @classmethod
     def settings_customise_sources(
         cls,

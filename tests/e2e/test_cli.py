@@ -426,3 +426,52 @@ def test_serve_names_an_invalid_setting(tmp_path: Path) -> None:
     assert "--log-level (SEAWALL_LOG_LEVEL)" in result.stderr
     assert "got 'verbose'" in result.stderr
     assert "pydantic.dev" not in result.stderr
+
+
+def test_serve_names_unknown_config_key(tmp_path: Path) -> None:
+    config = tmp_path / "seawall.toml"
+    config.write_text('listn = "127.0.0.1:5000"\n')
+    env = {**os.environ, "SEAWALL_CONFIG": str(config)}
+
+    result = run_seawall("serve", env=env)
+
+    assert result.returncode == 2
+    assert f"config file {config}: unknown setting 'listn'" in result.stderr
+    assert "--listn" not in result.stderr
+
+
+def test_serve_invalid_listen_said_once(tmp_path: Path) -> None:
+    result = run_seawall(
+        "serve", "--listen", "bad", "--data-dir", str(tmp_path / "data")
+    )
+
+    assert result.returncode == 2
+    assert "--listen (SEAWALL_LISTEN): listen must be HOST:PORT, got 'bad'" in (
+        result.stderr
+    )
+    assert result.stderr.count("'bad'") == 1
+    assert "Value error" not in result.stderr
+
+
+def test_serve_database_url_scheme_hint(tmp_path: Path) -> None:
+    result = run_seawall(
+        "serve",
+        "--database-url",
+        "postgres://user:hidden-secret@127.0.0.1/test",
+        "--data-dir",
+        str(tmp_path / "data"),
+    )
+
+    assert result.returncode == 2
+    assert "postgresql+psycopg://USER@HOST:PORT/DATABASE" in result.stderr
+    assert "hidden-secret" not in result.stderr
+    assert not (tmp_path / "data").exists()
+
+
+def test_serve_help_lists_choices() -> None:
+    result = run_seawall("serve", "--help")
+
+    assert result.returncode == 0
+    assert "--log-format [console|json]" in result.stdout
+    assert "--log-level [debug|info|warning|error]" in result.stdout
+    assert "--upload-write-mode [direct|writeback]" in result.stdout

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal, get_args, get_origin
 
 import click
 from pydantic import SecretStr, ValidationError
@@ -58,24 +58,49 @@ def _add_options(command: Any, names: tuple[str, ...]) -> Any:
             name,
             default=None,
             type=option_type,
+            metavar=_metavar(field.annotation),
             help=help_text,
         )(command)
     return command
 
 
-def describe_invalid_settings(error: ValidationError) -> str:
+def _metavar(annotation: object) -> str | None:
+    """Name the accepted values of a setting in `--help`; None keeps click's own.
+
+    The values are checked when the settings object is built, so an invalid
+    one gets the same message from an option, a variable or the config file.
+    """
+    if get_origin(annotation) is Literal:
+        return "[" + "|".join(str(value) for value in get_args(annotation)) + "]"
+    if annotation is bool:
+        return "[true|false]"
+    return None
+
+
+def describe_invalid_settings(
+    error: ValidationError, config_path: str | None = None
+) -> str:
     """Return one line per invalid setting, with its option, variable and value."""
     lines = []
     for problem in error.errors(include_url=False):
         name = ".".join(str(part) for part in problem["loc"]) or "settings"
+        if problem["type"] == "extra_forbidden":
+            # Options and variables name only known settings, so an unknown
+            # key can come from the config file alone.
+            source = f"config file {config_path}" if config_path else "config file"
+            lines.append(f"{source}: unknown setting {name!r}")
+            continue
         option = f"--{name.replace('_', '-')} (SEAWALL_{name.upper()})"
+        message = problem["msg"].removeprefix("Value error, ")
         input_value = problem.get("input")
-        value = (
-            f": got {input_value!r}"
-            if isinstance(input_value, str | int | float)
-            else ""
-        )
-        lines.append(f"{option}: {problem['msg']}{value}")
+        # A database URL may contain a password, so its value is not shown.
+        if (
+            isinstance(input_value, str | int | float)
+            and name != "database_url"
+            and repr(input_value) not in message
+        ):
+            message += f": got {input_value!r}"
+        lines.append(f"{option}: {message}")
     return "invalid settings:\n" + "\n".join(lines)
 
 
@@ -84,7 +109,8 @@ def load_settings(given: dict[str, Any]) -> Settings:
     try:
         settings = Settings(**values)
     except ValidationError as exc:
-        raise click.UsageError(describe_invalid_settings(exc)) from exc
+        config_path = values.get("config") or os.environ.get("SEAWALL_CONFIG")
+        raise click.UsageError(describe_invalid_settings(exc, config_path)) from exc
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
     # Worker processes rebuild their settings from the environment, so

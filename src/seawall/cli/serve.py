@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import errno
 import os
+import signal
 import socket
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -51,6 +53,57 @@ def check_address_free(host: str, port: int) -> str:
     return str(address[0])
 
 
+def create_data_dir(path: Path) -> None:
+    """Create the data folder, or exit with one line when it cannot hold files."""
+    if path.exists() and not path.is_dir():
+        raise click.ClickException(
+            f"data folder {path} exists but is not a folder; set --data-dir "
+            "or SEAWALL_DATA_DIR to a folder"
+        )
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise click.ClickException(
+            f"cannot create data folder {path}: {exc.strerror}"
+        ) from exc
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise click.ClickException(
+            f"data folder {path} is not writable by this user; change its "
+            "permissions or set --data-dir or SEAWALL_DATA_DIR"
+        )
+
+
+def run_migrate() -> tuple[int, int | None]:
+    """Run `seawall migrate` as a child and return its exit code and any stop signal.
+
+    SIGINT and SIGTERM sent to this process reach the child as SIGTERM, and
+    the child is waited for, so a stopped serve never leaves a migration
+    running alone. The child starts with SIGINT ignored, so a Ctrl-C sent to
+    the whole process group does not interrupt it with a traceback.
+    NOTE: a SIGINT that arrives while the child is being started is ignored.
+    """
+    child: subprocess.Popen[bytes] | None = None
+    received: list[int] = []
+
+    def forward(signum: int, _frame: object) -> None:
+        received.append(signum)
+        if child is not None:
+            child.terminate()
+
+    previous_term = signal.signal(signal.SIGTERM, forward)
+    previous_int = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        child = subprocess.Popen([sys.executable, "-m", "seawall", "migrate"])
+        signal.signal(signal.SIGINT, forward)
+        if received:
+            child.terminate()
+        returncode = child.wait()
+    finally:
+        signal.signal(signal.SIGTERM, previous_term)
+        signal.signal(signal.SIGINT, previous_int)
+    return returncode, received[0] if received else None
+
+
 @click.command()
 @settings_options
 def serve(**options: Any) -> None:
@@ -58,11 +111,16 @@ def serve(**options: Any) -> None:
     settings = load_settings(options)
     configure_logging(settings.log_format, settings.log_level)
     bind_address = check_address_free(settings.host, settings.port)
+    create_data_dir(settings.data_dir)
     os.environ["SEAWALL_DATA_DIR"] = str(settings.data_dir.resolve())
     # A child process migrates and bootstraps, so none of that code stays
     # loaded here.
-    result = subprocess.run([sys.executable, "-m", "seawall", "migrate"], check=False)
-    if result.returncode != 0:
+    returncode, stop_signal = run_migrate()
+    if stop_signal is not None:
+        raise click.ClickException(
+            f"stopped by {signal.Signals(stop_signal).name} before the server started"
+        )
+    if returncode != 0:
         raise click.ClickException("preparing the database failed; see the log above")
     logger.info(
         "server starting",

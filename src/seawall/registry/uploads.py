@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import fcntl
 import hashlib
+import os
+import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -32,6 +35,7 @@ from seawall.registry.errors import (
     RangeNotSatisfiable,
     SizeInvalid,
     StorageFull,
+    UploadInvalid,
     UploadNotFound,
 )
 from seawall.registry.repositories import ensure_repository
@@ -53,6 +57,11 @@ logger = structlog.get_logger(__name__)
 # Write errors that mean the filesystem is out of room for the upload: no
 # space left, a disk quota, or the process's file size limit.
 STORAGE_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+
+# How long a cancel waits for a request that appends to or commits the same
+# upload. A client that stalls in the middle of a body keeps that request
+# running, so the cancel gives up rather than hold a thread until it ends.
+CANCEL_WAIT_SECONDS = 10.0
 
 
 @dataclass
@@ -125,12 +134,65 @@ class UploadService:
 
     def cancel(self, repository_name: str, upload_id: str) -> None:
         self.state(repository_name, upload_id)
-        self._forget(upload_id)
+        # Under the file lock, so a cancel waits for a running append or
+        # commit, and a cancel that loses the race to a commit finds nothing.
+        fd = self._lock_for_cancel(upload_id)
+        try:
+            self._forget(upload_id)
+        finally:
+            # Closing the descriptor releases its lock.
+            os.close(fd)
         logger.info("upload cancelled", upload=upload_id, repository=repository_name)
 
     def discard(self, upload_id: str) -> None:
         """Delete an upload and its bytes after a failed request; missing is fine."""
         self._forget(upload_id)
+
+    def _lock_upload(self, upload_id: str) -> tuple[UploadFileLock, int]:
+        """Lock the upload's file and return the lock and the file's size.
+
+        Raises `UploadNotFound` when the file is gone, also when a commit or a
+        cancel removed it while this call waited for the lock. Upload ids are
+        never reused, so a file still at the path is the one that was locked.
+        """
+        lock = UploadFileLock(self.store.upload_path(upload_id))
+        try:
+            size = lock.acquire()
+        except FileNotFoundError:
+            raise UploadNotFound(upload_id) from None
+        if self.store.upload_size(upload_id) is None:
+            lock.release()
+            raise UploadNotFound(upload_id)
+        return lock, size
+
+    def _lock_for_cancel(self, upload_id: str) -> int:
+        """Lock the upload's file within `CANCEL_WAIT_SECONDS` and return the descriptor.
+
+        Raises `UploadInvalid` when another request still holds the lock
+        then, and `UploadNotFound` when the file is gone.
+        """
+        try:
+            fd = os.open(self.store.upload_path(upload_id), os.O_RDONLY)
+        except FileNotFoundError:
+            raise UploadNotFound(upload_id) from None
+        deadline = time.monotonic() + CANCEL_WAIT_SECONDS
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    os.close(fd)
+                    raise UploadInvalid(
+                        f"upload {upload_id} is in use by another request for "
+                        f"more than {CANCEL_WAIT_SECONDS:g} s; retry the DELETE "
+                        "after that request ends"
+                    ) from None
+                time.sleep(0.05)
+        if self.store.upload_size(upload_id) is None:
+            os.close(fd)
+            raise UploadNotFound(upload_id)
+        return fd
 
     def _forget(self, upload_id: str) -> None:
         with self.db.session() as session:
@@ -160,11 +222,7 @@ class UploadService:
         end of the write, so two requests for the same upload, even in two
         worker processes, never write over each other.
         """
-        lock = UploadFileLock(self.store.upload_path(state.upload_id))
-        try:
-            size = await run_in_threadpool(lock.acquire)
-        except FileNotFoundError:
-            raise UploadNotFound(state.upload_id) from None
+        lock, size = await run_in_threadpool(self._lock_upload, state.upload_id)
         try:
             return await self._append_locked(state, size, chunks, start, length)
         finally:
@@ -228,11 +286,7 @@ class UploadService:
         Returns the blob size. On a digest mismatch the upload is discarded,
         nothing is stored, and `DigestInvalid` is raised.
         """
-        lock = UploadFileLock(self.store.upload_path(state.upload_id))
-        try:
-            size = lock.acquire()
-        except FileNotFoundError:
-            raise UploadNotFound(state.upload_id) from None
+        lock, size = self._lock_upload(state.upload_id)
         try:
             return self._commit_locked(state, digest, size)
         finally:
