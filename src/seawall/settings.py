@@ -116,9 +116,16 @@ class Settings(BaseSettings):
     upload_write_mode: Literal["direct", "writeback"] = Field(
         default="direct",
         description=(
-            "How blob uploads reach the disk: direct (O_DIRECT, fastest pushes,"
-            " the first pull reads from disk) or writeback (page cache with early"
-            " flushing, so a new blob is pulled from memory)."
+            "How blob uploads reach the disk: direct (O_DIRECT, fastest pushes)"
+            " or writeback (through the page cache with early flushing)."
+        ),
+    )
+    upload_read_back: bool = Field(
+        default=True,
+        description=(
+            "In direct mode, read each uploaded range back into the page cache"
+            " in the background, so a pull soon after the push reads memory;"
+            " costs one disk read of every pushed byte."
         ),
     )
     vulndb_source: str = Field(

@@ -475,3 +475,4 @@ def test_serve_help_lists_choices() -> None:
     assert "--log-format [console|json]" in result.stdout
     assert "--log-level [debug|info|warning|error]" in result.stdout
     assert "--upload-write-mode [direct|writeback]" in result.stdout
+    assert "--upload-read-back [true|false]" in result.stdout

@@ -93,11 +93,13 @@ class UploadService:
         store: BlobStore,
         expiry: timedelta,
         write_mode: WriteMode = "direct",
+        read_back: bool = True,
     ) -> None:
         self.db = db
         self.store = store
         self.expiry = expiry
         self.write_mode = write_mode
+        self.read_back = read_back
         self._hashes: dict[str, _RunningHash] = {}
         self._locks: dict[str, asyncio.Lock] = {}
 
@@ -249,7 +251,10 @@ class UploadService:
         written = 0
         try:
             appender = UploadAppender(
-                self.store.upload_path(state.upload_id), size, self.write_mode
+                self.store.upload_path(state.upload_id),
+                size,
+                self.write_mode,
+                self.read_back,
             )
             try:
                 written = await _copy_stream(chunks, appender, running)

@@ -4,10 +4,12 @@ Writing a large blob through the page cache costs the kernel a page
 allocation and a copy per 4 KiB, then a second pass when the data is
 flushed at commit. Whole blocks at block-aligned offsets are written with
 `O_DIRECT` instead, straight from a page-aligned staging buffer, so the
-disk does the work by DMA while the CPU hashes. Bytes that do not fill a
-block, and appends that start at an unaligned offset, go through an
-ordinary buffered write. Filesystems without `O_DIRECT` (tmpfs) get
-buffered writes only.
+disk does the work by DMA while the CPU hashes. Unless told otherwise,
+each such range is then read back into the page cache in the background
+(`storage.readback`), so a pull soon after the push reads memory. Bytes
+that do not fill a block, and appends that start at an unaligned offset,
+go through an ordinary buffered write. Filesystems without `O_DIRECT`
+(tmpfs) get buffered writes only.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ import os
 import threading
 from pathlib import Path
 from typing import Literal
+
+from seawall.storage.readback import PAGE_CACHE_WARMER, request_read_back
 
 BLOCK_SIZE = 4096
 STAGING_BYTES = 4 * 1024 * 1024
@@ -116,11 +120,19 @@ STAGING_POOL = StagingPool()
 class UploadAppender:
     """Writes batches at the end of an upload file, starting at `offset`."""
 
-    def __init__(self, path: Path, offset: int, mode: WriteMode = "direct") -> None:
+    def __init__(
+        self,
+        path: Path,
+        offset: int,
+        mode: WriteMode = "direct",
+        read_back: bool = True,
+    ) -> None:
         self.offset = offset
         self._writeback = mode == "writeback"
+        self._read_back = read_back
         self._settled = offset
-        self._buffered = os.open(path, os.O_WRONLY)
+        # Readable too, because the page cache warmer reads through a copy.
+        self._buffered = os.open(path, os.O_RDWR)
         self._direct: int | None = None
         if not self._writeback and offset % BLOCK_SIZE == 0 and hasattr(os, "O_DIRECT"):
             with contextlib.suppress(OSError):
@@ -134,7 +146,11 @@ class UploadAppender:
             return
         aligned = len(view) - len(view) % BLOCK_SIZE
         if self._direct is not None and aligned:
+            start = self.offset
             self._write_all(self._direct, view[:aligned])
+            if self._read_back:
+                request_read_back(self._buffered, start, aligned)
+                PAGE_CACHE_WARMER.submit(self._buffered, start, aligned)
             view = view[aligned:]
         if len(view):
             self._write_all(self._buffered, view)

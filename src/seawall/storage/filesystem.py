@@ -114,11 +114,11 @@ class BlobStore:
         path = self.upload_path(upload_id)
         with path.open("rb+") as file:
             os.fsync(file.fileno())
-            # Direct writes left none of the blob in the page cache. Ask the
-            # kernel to start reading it back, because a new layer is often
-            # pulled soon after its push. Linux reads at most one readahead
-            # window this way (the device's read_ahead_kb), so only the
-            # start of a large blob is cached before its first pull.
+            # With upload read-back off, direct writes left none of the blob
+            # in the page cache. Ask the kernel to start reading it back,
+            # because a new layer is often pulled soon after its push. Linux
+            # reads at most one readahead window this way (the device's
+            # read_ahead_kb), so this caches only the start of a large blob.
             if hasattr(os, "posix_fadvise"):
                 os.posix_fadvise(file.fileno(), 0, 0, os.POSIX_FADV_WILLNEED)
         if self.blob_path(digest).exists():

@@ -1,0 +1,59 @@
+"""A pushed blob is in the page cache afterwards unless read-back is off."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.e2e.protocol_helpers import describe
+from tests.support.process import own_registry
+from tests.support.server import ADMIN_PASSWORD
+from tests.unit.test_upload_read_back import PAGE_SIZE, cached_bytes
+
+BLOB_BYTES = 24 * 1024 * 1024 + 123
+
+
+def push_blob(url: str, data: bytes) -> str:
+    digest = f"sha256:{hashlib.sha256(data).hexdigest()}"
+    response = httpx.post(
+        f"{url}/v2/library/cached/blobs/uploads/",
+        params={"digest": digest},
+        content=data,
+        headers={"Content-Type": "application/octet-stream"},
+        auth=("admin", ADMIN_PASSWORD),
+        timeout=60,
+    )
+    assert response.status_code == 201, describe(response)
+    return digest
+
+
+def wait_for_cached(path: Path, expected: int, timeout: float) -> int:
+    deadline = time.monotonic() + timeout
+    cached = cached_bytes(path)
+    while cached < expected and time.monotonic() < deadline:
+        time.sleep(0.1)
+        cached = cached_bytes(path)
+    return cached
+
+
+@pytest.mark.parametrize("read_back", ["true", "false"])
+def test_pushed_blob_in_page_cache(tmp_path: Path, read_back: str) -> None:
+    data = os.urandom(BLOB_BYTES)
+    with own_registry(tmp_path, {"SEAWALL_UPLOAD_READ_BACK": read_back}) as running:
+        digest = push_blob(running.url, data)
+        hex_digest = digest.split(":", 1)[1]
+        blob = running.data_dir / "blobs" / "sha256" / hex_digest[:2] / hex_digest
+        whole_pages = -(-BLOB_BYTES // PAGE_SIZE) * PAGE_SIZE
+        if read_back == "true":
+            assert wait_for_cached(blob, whole_pages, timeout=20) == whole_pages
+        else:
+            time.sleep(1)
+            # Only the final partial block and the one readahead window
+            # (8 MiB on the development machine) that commit asks for.
+            assert cached_bytes(blob) < whole_pages // 2
+        assert blob.read_bytes() == data
