@@ -26,6 +26,7 @@ from sqlalchemy import select
 
 from seawall.db import Database
 from seawall.db.models import User
+from tests.support.scanning import wait_for_scan
 from tests.support.server import ADMIN_PASSWORD, RunningRegistry
 
 CREATE_PRODUCTION = (
@@ -229,6 +230,13 @@ def test_guest_pulls_but_cannot_push(
         f"{image}:1.0",
     )
     assert pushed.returncode == 0, pushed.stderr.decode(errors="replace")
+    # The project blocks pulls while the scan that the push started runs.
+    with httpx.Client(
+        base_url=f"{registry.url}/api/v2.0",
+        auth=("admin", ADMIN_PASSWORD),
+        timeout=30,
+    ) as api:
+        wait_for_scan(api, production, "app", "1.0")
 
     developer_creds = f"{developer}:{DEVELOPER_PASSWORD}"
     pulled = skopeo.copy(
