@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -161,6 +162,14 @@ def test_worker_killed_stops_server(tmp_path: Path) -> None:
     assert "Traceback" not in log
 
 
+def worker_starts(log_path: Path) -> list[dict[str, Any]]:
+    return [
+        record
+        for record in json_log_records(log_path)
+        if record["event"] == "worker started"
+    ]
+
+
 def test_options_override_config_in_workers(tmp_path: Path) -> None:
     """Options reach the workers ahead of the config file, with relative paths."""
     config = tmp_path / "server settings.toml"
@@ -211,18 +220,17 @@ def test_options_override_config_in_workers(tmp_path: Path) -> None:
                     headers=OCTET_STREAM,
                 )
             assert response.status_code == 201, describe(response)
+            # /v2/ answers once one worker is up; wait for the second too.
+            deadline = time.monotonic() + 30
+            while len(worker_starts(log_path)) < 2 and time.monotonic() < deadline:
+                time.sleep(0.1)
         finally:
             stop(running)
 
     blob_path = tmp_path / "option data" / "blobs" / "sha256" / digest_of(blob)[7:9]
     assert (blob_path / digest_of(blob)[7:]).read_bytes() == blob
     assert not (tmp_path / "config data").exists()
-    started = [
-        record
-        for record in json_log_records(log_path)
-        if record["event"] == "worker started"
-    ]
-    assert len(started) == 2
+    assert len(worker_starts(log_path)) == 2
     log = log_path.read_text()
     assert "Traceback" not in log
     # serve flushes its own lines before Granian, which replaces it, writes.
