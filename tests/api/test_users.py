@@ -1043,7 +1043,7 @@ def test_openapi_has_user_models(anonymous_client: httpx.Client) -> None:
 
 
 def test_updates_return_empty_body(admin_client: httpx.Client) -> None:
-    """Updates and deletes answer 200 with no body, as Harbor's do."""
+    """Updates and deletes return 200 with no body, as Harbor's do."""
     user_id, username = create_user(admin_client)
     responses = {
         "profile": admin_client.put(

@@ -16,25 +16,13 @@ from pathlib import Path
 import httpx
 
 from seawall.storage.appender import STAGING_BYTES
-from tests.e2e.protocol_helpers import describe
+from tests.e2e.protocol_helpers import admin_authorization, push_blob
 from tests.support.process import own_registry
 from tests.support.server import ADMIN_PASSWORD
 
 REPOSITORY = "library/buffers"
 # Not a multiple of the 4 MiB read size, so the last chunk is a partial one.
 BLOB_BYTES = 5 * STAGING_BYTES + 4321
-
-
-def push_blob(client: httpx.Client, data: bytes) -> str:
-    digest = f"sha256:{hashlib.sha256(data).hexdigest()}"
-    response = client.post(
-        f"/v2/{REPOSITORY}/blobs/uploads/",
-        params={"digest": digest},
-        content=data,
-        headers={"Content-Type": "application/octet-stream"},
-    )
-    assert response.status_code == 201, describe(response)
-    return digest
 
 
 def read_slowly(url: str, digest: str, piece: int) -> bytes:
@@ -54,12 +42,9 @@ def drop_midway(host: str, digest: str) -> None:
     """Send a GET, read a little of the body, then reset the connection."""
     address, port = host.rsplit(":", 1)
     with socket.create_connection((address, int(port)), timeout=30) as connection:
-        credentials = httpx.BasicAuth("admin", ADMIN_PASSWORD)
-        request = httpx.Request("GET", f"http://{host}/v2/{REPOSITORY}/blobs/{digest}")
-        authorization = next(credentials.auth_flow(request)).headers["Authorization"]
         connection.sendall(
             f"GET /v2/{REPOSITORY}/blobs/{digest} HTTP/1.1\r\nHost: {host}\r\n"
-            f"Authorization: {authorization}\r\n\r\n".encode()
+            f"Authorization: {admin_authorization()}\r\n\r\n".encode()
         )
         connection.recv(65536)
         connection.setsockopt(
@@ -73,7 +58,7 @@ def test_concurrent_slow_and_dropped_pulls(tmp_path: Path) -> None:
         with httpx.Client(
             base_url=running.url, auth=("admin", ADMIN_PASSWORD), timeout=60
         ) as client:
-            digests = [push_blob(client, data) for data in blobs]
+            digests = [push_blob(client, REPOSITORY, data) for data in blobs]
 
         for digest in digests:
             drop_midway(running.host, digest)

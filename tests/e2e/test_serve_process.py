@@ -1,4 +1,4 @@
-"""The process `seawall serve` leaves running holds Granian and nothing more.
+"""The process `seawall serve` leaves running loads Granian and nothing more.
 
 Workers fork from that process, so whatever it has loaded stays resident
 once in it and is counted again in every worker.

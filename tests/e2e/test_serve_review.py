@@ -220,7 +220,7 @@ def test_options_override_config_in_workers(tmp_path: Path) -> None:
                     headers=OCTET_STREAM,
                 )
             assert response.status_code == 201, describe(response)
-            # /v2/ answers once one worker is up; wait for the second too.
+            # /v2/ responds once one worker is up, so wait for the second too.
             deadline = time.monotonic() + 30
             while len(worker_starts(log_path)) < 2 and time.monotonic() < deadline:
                 time.sleep(0.1)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import time
 from pathlib import Path
@@ -10,26 +9,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.protocol_helpers import describe
+from tests.e2e.protocol_helpers import push_blob
 from tests.support.process import own_registry
 from tests.support.server import ADMIN_PASSWORD
 from tests.unit.test_upload_read_back import PAGE_SIZE, cached_bytes
 
 BLOB_BYTES = 24 * 1024 * 1024 + 123
-
-
-def push_blob(url: str, data: bytes) -> str:
-    digest = f"sha256:{hashlib.sha256(data).hexdigest()}"
-    response = httpx.post(
-        f"{url}/v2/library/cached/blobs/uploads/",
-        params={"digest": digest},
-        content=data,
-        headers={"Content-Type": "application/octet-stream"},
-        auth=("admin", ADMIN_PASSWORD),
-        timeout=60,
-    )
-    assert response.status_code == 201, describe(response)
-    return digest
 
 
 def wait_for_cached(path: Path, expected: int, timeout: float) -> int:
@@ -45,7 +30,10 @@ def wait_for_cached(path: Path, expected: int, timeout: float) -> int:
 def test_pushed_blob_in_page_cache(tmp_path: Path, read_back: str) -> None:
     data = os.urandom(BLOB_BYTES)
     with own_registry(tmp_path, {"SEAWALL_UPLOAD_READ_BACK": read_back}) as running:
-        digest = push_blob(running.url, data)
+        with httpx.Client(
+            base_url=running.url, auth=("admin", ADMIN_PASSWORD), timeout=60
+        ) as client:
+            digest = push_blob(client, "library/cached", data)
         hex_digest = digest.split(":", 1)[1]
         blob = running.data_dir / "blobs" / "sha256" / hex_digest[:2] / hex_digest
         whole_pages = -(-BLOB_BYTES // PAGE_SIZE) * PAGE_SIZE
@@ -54,6 +42,6 @@ def test_pushed_blob_in_page_cache(tmp_path: Path, read_back: str) -> None:
         else:
             time.sleep(1)
             # Only the final partial block and the one readahead window
-            # (8 MiB on the development machine) that commit asks for.
+            # (8 MiB on the development machine) that commit requests.
             assert cached_bytes(blob) < whole_pages // 2
         assert blob.read_bytes() == data

@@ -14,7 +14,7 @@ PAGE_SIZE = mmap.PAGESIZE
 
 
 def cached_bytes(path: Path) -> int:
-    """Return how many bytes of `path` the page cache holds, from util-linux fincore."""
+    """Return how many bytes of `path` are in the page cache, from util-linux fincore."""
     output = subprocess.run(
         ["fincore", "--bytes", "--noheadings", "--output", "RES", str(path)],
         check=True,
@@ -80,9 +80,9 @@ def test_read_back_off_leaves_direct_writes_uncached(tmp_path: Path) -> None:
     assert path.read_bytes() == data
 
 
-def test_warmer_reads_a_range_cut_off_since(tmp_path: Path) -> None:
+def test_warmer_skips_range_past_end(tmp_path: Path) -> None:
     """A range past the end of a file cut back after a failed append is skipped
-    quietly; a mapped read there would have raised SIGBUS."""
+    quietly, where a mapped read would have raised SIGBUS."""
     path = tmp_path / "upload"
     path.write_bytes(os.urandom(2 * STAGING_BYTES))
     warmer = PageCacheWarmer()

@@ -187,7 +187,7 @@ async def authorize(
             _is_sysadmin, registry, principal.username
         ):
             # A token grants nothing in a missing project, but a system
-            # administrator may know which projects exist, so say it plainly.
+            # administrator may know which projects exist, so name the missing one.
             raise ProjectNotFound(project_name)
         if principal.token_access is not None:
             # The words and status of a token refused in an existing project,

@@ -4,7 +4,7 @@ Writing a large blob through the page cache costs the kernel a page
 allocation and a copy per 4 KiB, then a second pass when the data is
 flushed at commit. Whole blocks at block-aligned offsets are written with
 `O_DIRECT` instead, straight from a page-aligned staging buffer, so the
-disk does the work by DMA while the CPU hashes. Unless told otherwise,
+disk does the work by DMA while the CPU hashes. Unless read-back is off,
 each such range is then read back into the page cache in the background
 (`storage.readback`), so a pull soon after the push reads memory. Bytes
 that do not fill a block, and appends that start at an unaligned offset,
