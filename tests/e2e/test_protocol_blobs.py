@@ -144,6 +144,68 @@ def test_blob_range_end_clamped(admin_client: httpx.Client) -> None:
     assert response.headers.get("Content-Range") == f"bytes 4090-{SIZE - 1}/{SIZE}"
 
 
+def test_blob_range_end_beyond_any_size_clamped(admin_client: httpx.Client) -> None:
+    """A last position of more digits than any file size still means the end."""
+    repository, data, digest = pushed_blob(admin_client)
+
+    response = admin_client.get(
+        f"/v2/{repository}/blobs/{digest}", headers={"Range": "bytes=100-" + "9" * 25}
+    )
+
+    assert response.status_code == 206, describe(response)
+    assert response.content == data[100:]
+    assert response.headers.get("Content-Range") == f"bytes 100-{SIZE - 1}/{SIZE}"
+
+
+def test_blob_range_across_read_chunks(admin_client: httpx.Client) -> None:
+    """A range that spans several server reads returns exactly its bytes."""
+    size = 9 * 1024 * 1024 + 7
+    repository, data, digest = pushed_blob(admin_client, size)
+    start, last = 4 * 1024 * 1024 - 3, 8 * 1024 * 1024 + 5
+
+    response = admin_client.get(
+        f"/v2/{repository}/blobs/{digest}", headers={"Range": f"bytes={start}-{last}"}
+    )
+
+    assert response.status_code == 206, describe(response)
+    assert response.headers.get("Content-Length") == str(last - start + 1)
+    assert response.content == data[start : last + 1]
+
+
+def test_blob_range_head(admin_client: httpx.Client) -> None:
+    repository, _, digest = pushed_blob(admin_client)
+
+    response = admin_client.head(
+        f"/v2/{repository}/blobs/{digest}", headers={"Range": "bytes=10-19"}
+    )
+
+    assert response.status_code == 206, describe(response)
+    assert response.headers.get("Content-Length") == "10"
+    assert response.headers.get("Content-Range") == f"bytes 10-19/{SIZE}"
+    assert response.content == b""
+
+
+def test_blob_range_if_range_matching(admin_client: httpx.Client) -> None:
+    repository, data, digest = pushed_blob(admin_client)
+    headers = {"Range": "bytes=10-19", "If-Range": f'"{digest}"'}
+
+    response = admin_client.get(f"/v2/{repository}/blobs/{digest}", headers=headers)
+
+    assert response.status_code == 206, describe(response)
+    assert response.content == data[10:20]
+
+
+def test_blob_range_if_range_other_tag(admin_client: httpx.Client) -> None:
+    """RFC 9110 section 13.1.5: a validator that does not match means the whole blob."""
+    repository, data, digest = pushed_blob(admin_client)
+    headers = {"Range": "bytes=10-19", "If-Range": '"something-else"'}
+
+    response = admin_client.get(f"/v2/{repository}/blobs/{digest}", headers=headers)
+
+    assert response.status_code == 200, describe(response)
+    assert response.content == data
+
+
 def test_blob_range_unsatisfiable(admin_client: httpx.Client) -> None:
     repository, _, digest = pushed_blob(admin_client)
 

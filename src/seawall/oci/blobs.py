@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+from dataclasses import dataclass
+from pathlib import Path
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -23,7 +25,26 @@ from seawall.registry.repositories import require_repository
 from seawall.routing import guarded
 from seawall.storage import Digest
 
-_RANGE_RE = re.compile(r"bytes=([0-9]{0,19})-([0-9]{0,19})")
+_RANGE_RE = re.compile(r"bytes=([0-9]*)-([0-9]*)")
+
+# A position with more digits than this lies past the end of any file, and
+# is not converted, so a header of thousands of digits costs nothing.
+_MAX_POSITION_DIGITS = 18
+_PAST_ANY_FILE: int = 10**_MAX_POSITION_DIGITS
+
+READ_CHUNK_BYTES = 4 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ByteRange:
+    """The bytes `start` up to, not including, `end` of a blob."""
+
+    start: int
+    end: int
+
+    @property
+    def length(self) -> int:
+        return self.end - self.start
 
 
 def _stat_blob(registry: RegistryContext, name: str, digest: Digest) -> os.stat_result:
@@ -35,74 +56,131 @@ def _stat_blob(registry: RegistryContext, name: str, digest: Digest) -> os.stat_
         raise BlobNotFound(str(digest)) from None
 
 
-def check_range(header: str | None, size: int) -> bool:
-    """Return whether to serve `header` as a range, or raise a 416 error.
+def select_range(header: str | None, size: int) -> ByteRange | None:
+    """Return the byte range of a `Range` header to send, or None for the whole blob.
 
-    Following RFC 9110, a unit other than bytes and a request for several
-    ranges are ignored, so the whole blob is sent. A single byte range
-    that is malformed or starts past the end gets 416.
+    Following RFC 9110 section 14, a unit other than bytes and a request for
+    several ranges are ignored, so the whole blob is sent. A last position
+    past the end is cut to the end, and a suffix longer than the blob takes
+    all of it. A single byte range that is malformed, starts past the end or
+    ends before it starts raises `OciError` with status 416.
     """
     if header is None:
-        return False
+        return None
     value = header.strip().lower()
     if not value.startswith("bytes=") or "," in value:
-        return False
-    match = _RANGE_RE.fullmatch(value)
+        return None
     error = OciError(
         ErrorCode.SIZE_INVALID,
-        f"range {header!r} cannot be served: the blob has {size} bytes; "
+        f"range {header[:80]!r} cannot be served: the blob has {size} bytes; "
         "send one range as bytes=START-END",
         {"size": size},
         status=416,
         headers={"Content-Range": f"bytes */{size}"},
     )
+    match = _RANGE_RE.fullmatch(value)
     if match is None:
         raise error
     first, last = match.groups()
-    if not first and not last:
-        raise error
     if first:
-        start = int(first)
-        if start >= size or (last and int(last) < start):
+        start = _position(first)
+        if start >= size:
             raise error
-    elif int(last) == 0:
+        if not last:
+            return ByteRange(start, size)
+        end = _position(last) + 1
+        if end <= start:
+            raise error
+        return ByteRange(start, min(end, size))
+    if not last:
         raise error
-    return True
+    suffix = _position(last)
+    if suffix == 0:
+        raise error
+    if size == 0:
+        # A suffix of an empty blob is satisfiable but has no bytes to
+        # select, so the whole (empty) blob is sent with 200.
+        return None
+    return ByteRange(max(size - suffix, 0), size)
 
 
-READ_CHUNK_BYTES = 4 * 1024 * 1024
+def _position(digits: str) -> int:
+    """Convert a byte position, capping one that is past any file's end."""
+    if len(digits.lstrip("0")) > _MAX_POSITION_DIGITS:
+        return _PAST_ANY_FILE
+    return int(digits)
 
 
-class _WholeFileResponse(FileResponse):
-    """A whole blob, read in large chunks while the previous chunk is sent.
+class _BlobFileResponse(FileResponse):
+    """A blob, or one byte range of it, read in large chunks while the previous one is sent.
 
     Granian's own file sending reads 128 KiB at a time; 4 MiB reads on a
     worker thread, overlapped with sending, move a large blob faster. The
-    request's Range header is ignored.
+    range is chosen by `select_range`, so the request's headers are not
+    read again here.
     """
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        stat_result: os.stat_result,
+        span: ByteRange | None,
+        headers: dict[str, str],
+    ) -> None:
+        super().__init__(
+            path,
+            stat_result=stat_result,
+            media_type="application/octet-stream",
+            headers=headers,
+        )
+        size = stat_result.st_size
+        self.span = span if span is not None else ByteRange(0, size)
+        if span is not None:
+            self.status_code = 206
+            self.headers["content-length"] = str(span.length)
+            self.headers["content-range"] = f"bytes {span.start}-{span.end - 1}/{size}"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await send(
-            {"type": "http.response.start", "status": 200, "headers": self.raw_headers}
+            {
+                "type": "http.response.start",
+                "status": self.status_code,
+                "headers": self.raw_headers,
+            }
         )
         if scope["method"] == "HEAD":
             await send({"type": "http.response.body", "body": b""})
             return
         with open(self.path, "rb", buffering=0) as file:  # noqa: ASYNC230
-            pending = asyncio.ensure_future(
-                run_in_threadpool(file.read, READ_CHUNK_BYTES)
-            )
+            remaining = self.span.length
+
+            def read_next() -> bytes:
+                return file.read(min(READ_CHUNK_BYTES, remaining))
+
+            if self.span.start:
+                file.seek(self.span.start)
+            pending = asyncio.ensure_future(run_in_threadpool(read_next))
             while True:
                 chunk = await pending
-                if not chunk:
+                remaining -= len(chunk)
+                if not chunk or remaining <= 0:
                     break
-                pending = asyncio.ensure_future(
-                    run_in_threadpool(file.read, READ_CHUNK_BYTES)
-                )
+                pending = asyncio.ensure_future(run_in_threadpool(read_next))
                 await send(
                     {"type": "http.response.body", "body": chunk, "more_body": True}
                 )
-        await send({"type": "http.response.body", "body": b""})
+        await send({"type": "http.response.body", "body": chunk})
+
+
+def _range_applies(request: Request, digest: Digest) -> bool:
+    """Return whether an `If-Range` header, if any, still matches the blob.
+
+    The ETag is the digest, so RFC 9110 section 13.1.5 needs only a strong
+    comparison with it. A date or another tag means the whole blob.
+    """
+    condition = request.headers.get("if-range")
+    return condition is None or condition.strip() == f'"{digest}"'
 
 
 @guarded("repository:pull")
@@ -114,12 +192,13 @@ async def get_blob(request: Request) -> Response:
     stat = await run_in_threadpool(_stat_blob, registry, access.repository, digest)
     if request.method == "GET":
         await enforce_blob_gate(request, access, str(digest))
-    use_range = check_range(request.headers.get("range"), stat.st_size)
-    response_class = FileResponse if use_range else _WholeFileResponse
-    return response_class(
+    span = select_range(request.headers.get("range"), stat.st_size)
+    if span is not None and not _range_applies(request, digest):
+        span = None
+    return _BlobFileResponse(
         registry.store.blob_path(digest),
         stat_result=stat,
-        media_type="application/octet-stream",
+        span=span,
         headers={
             "Docker-Content-Digest": str(digest),
             "Accept-Ranges": "bytes",
