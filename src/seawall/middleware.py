@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 import uuid
@@ -19,6 +20,9 @@ _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 # send its next request on the same connection. A longer body gets
 # `Connection: close` instead.
 DRAIN_LIMIT_BYTES = 8 * 1024 * 1024
+# The drain also ends after this many seconds, so a client that stopped
+# sending its body still gets the error reply, with `Connection: close`.
+DRAIN_TIMEOUT_SECONDS = 5.0
 
 
 class RequestContextMiddleware:
@@ -82,13 +86,24 @@ def _request_id(scope: Scope) -> str:
 
 
 async def _drain(receive: Receive) -> bool:
-    """Read and drop the rest of a request body; return whether it all arrived."""
+    """Read and drop the rest of a request body, and return whether it all arrived.
+
+    Gives up after `DRAIN_LIMIT_BYTES` or `DRAIN_TIMEOUT_SECONDS`.
+    """
     received = 0
-    while received <= DRAIN_LIMIT_BYTES:
-        message = await receive()
-        if message["type"] != "http.request":
-            return False
-        received += len(message.get("body", b""))
-        if not message.get("more_body", False):
-            return True
+    try:
+        async with asyncio.timeout(DRAIN_TIMEOUT_SECONDS):
+            while received <= DRAIN_LIMIT_BYTES:
+                message = await receive()
+                if message["type"] != "http.request":
+                    return False
+                received += len(message.get("body", b""))
+                if not message.get("more_body", False):
+                    return True
+    except TimeoutError:
+        logger.debug(
+            "request body not drained",
+            reason=f"no end of body within {DRAIN_TIMEOUT_SECONDS:g} s",
+            received=received,
+        )
     return False

@@ -100,6 +100,14 @@ class Settings(BaseSettings):
         ge=60,
         description="Age after which an idle upload is purged.",
     )
+    upload_body_idle_timeout_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description=(
+            "Seconds an upload request may go without receiving body data"
+            " before it is aborted and its upload is freed for other requests."
+        ),
+    )
     max_manifest_bytes: int = Field(
         default=4 * 1024 * 1024,
         ge=1024,

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 
+import structlog
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
@@ -20,9 +22,18 @@ from seawall.registry.uploads import UploadState
 from seawall.routing import guarded
 from seawall.storage import Digest
 
+logger = structlog.get_logger(__name__)
+
 _CONTENT_RANGE_RE = re.compile(
     r"(?:bytes[ =])?([0-9]{1,19})-([0-9]{1,19})(?:/(?:[0-9]{1,19}|\*))?"
 )
+
+# Advice for a client whose request body stalled, ending the error message.
+_RESUME_HINT = (
+    "the upload keeps the bytes it had before this request; GET the upload URL "
+    "for its current offset and send the rest from there"
+)
+_DISCARDED_HINT = "the upload was discarded; push the blob again"
 
 
 def _upload_headers(name: str, state: UploadState) -> dict[str, str]:
@@ -69,15 +80,59 @@ def _optional_length(request: Request) -> int | None:
     return length
 
 
-async def _body(request: Request) -> AsyncIterator[bytes]:
-    """Yield the request body, turning a client that went away into an upload error."""
-    try:
-        async for chunk in request.stream():
-            yield chunk
-    except ClientDisconnect:
-        raise SizeInvalid(
-            "the client closed the connection before the body ended"
-        ) from None
+async def _body(
+    request: Request, upload_id: str, retry_hint: str
+) -> AsyncIterator[bytes]:
+    """Yield the request body, turning a client that went away or stalled into an error.
+
+    Each chunk must arrive within the body idle timeout. A client that stops
+    sending but keeps its connection open would otherwise hold the upload's
+    file lock for as long as the connection lasts. `retry_hint` ends the
+    error message with what the client can do next. A client that stays
+    stalled gets the error once the access middleware gives up draining the
+    rest of the body, with `Connection: close`.
+    """
+    idle_timeout = context(request).settings.upload_body_idle_timeout_seconds
+    chunks = request.stream()
+    received = 0
+    while True:
+        try:
+            async with asyncio.timeout(idle_timeout):
+                chunk = await anext(chunks, None)
+        except ClientDisconnect:
+            raise SizeInvalid(
+                "the client closed the connection before the body ended"
+            ) from None
+        except TimeoutError:
+            raise _body_stalled(upload_id, idle_timeout, received, retry_hint) from None
+        if chunk is None:
+            return
+        received += len(chunk)
+        yield chunk
+
+
+def _body_stalled(
+    upload_id: str, idle_timeout: float, received: int, retry_hint: str
+) -> UploadInvalid:
+    message = (
+        f"request body stalled: no data arrived for {idle_timeout:g} s after "
+        f"{received} bytes of this request, so the request was aborted; {retry_hint}"
+    )
+    logger.warning(
+        "upload request aborted",
+        upload=upload_id,
+        reason="request body stalled",
+        idle_timeout_seconds=idle_timeout,
+        received=received,
+    )
+    return UploadInvalid(
+        message,
+        {
+            "upload": upload_id,
+            "received": received,
+            "idle_timeout_seconds": idle_timeout,
+        },
+    )
 
 
 @guarded("repository:push")
@@ -101,7 +156,8 @@ async def start_upload(request: Request) -> Response:
     if digest is None:
         return Response(status_code=202, headers=_upload_headers(name, state))
     try:
-        await registry.uploads.append(state, _body(request), length=length)
+        body = _body(request, state.upload_id, _DISCARDED_HINT)
+        await registry.uploads.append(state, body, length=length)
         await run_in_threadpool(registry.uploads.commit, state, digest)
     except BaseException:
         await run_in_threadpool(registry.uploads.discard, state.upload_id)
@@ -177,7 +233,8 @@ async def patch_upload(request: Request) -> Response:
     async with registry.uploads.lock(upload_id):
         state = await run_in_threadpool(registry.uploads.state, name, upload_id)
         start, expected = _content_range(request, declared)
-        size = await registry.uploads.append(state, _body(request), start, expected)
+        body = _body(request, upload_id, _RESUME_HINT)
+        size = await registry.uploads.append(state, body, start, expected)
     state = UploadState(state.upload_id, name, size)
     return Response(status_code=202, headers=_upload_headers(name, state))
 
@@ -197,7 +254,8 @@ async def finish_upload(request: Request) -> Response:
         state = await run_in_threadpool(registry.uploads.state, name, upload_id)
         if declared != 0:
             start, expected = _content_range(request, declared)
-            size = await registry.uploads.append(state, _body(request), start, expected)
+            body = _body(request, upload_id, _RESUME_HINT)
+            size = await registry.uploads.append(state, body, start, expected)
             state = UploadState(state.upload_id, name, size)
         await run_in_threadpool(registry.uploads.commit, state, digest)
     return _blob_created(name, digest)

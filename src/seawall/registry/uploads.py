@@ -19,7 +19,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 import structlog
@@ -138,7 +138,13 @@ class UploadService:
         self.state(repository_name, upload_id)
         # Under the file lock, so a cancel waits for a running append or
         # commit, and a cancel that loses the race to a commit finds nothing.
-        fd = self._lock_for_cancel(upload_id)
+        fd = self._try_lock(upload_id, CANCEL_WAIT_SECONDS)
+        if fd is None:
+            raise UploadInvalid(
+                f"upload {upload_id} is in use by another request for "
+                f"more than {CANCEL_WAIT_SECONDS:g} s; retry the DELETE "
+                "after that request ends"
+            )
         try:
             self._forget(upload_id)
         finally:
@@ -167,17 +173,19 @@ class UploadService:
             raise UploadNotFound(upload_id)
         return lock, size
 
-    def _lock_for_cancel(self, upload_id: str) -> int:
-        """Lock the upload's file within `CANCEL_WAIT_SECONDS` and return the descriptor.
+    def _try_lock(self, upload_id: str, wait_seconds: float) -> int | None:
+        """Lock the upload's file within `wait_seconds` and return the descriptor.
 
-        Raises `UploadInvalid` when another request still holds the lock
-        then, and `UploadNotFound` when the file is gone.
+        Returns None when another request still has the file locked after
+        `wait_seconds`. With `wait_seconds` 0 the lock is tried once. Raises
+        `UploadNotFound` when the file is gone, also when it was removed while
+        this call waited.
         """
         try:
             fd = os.open(self.store.upload_path(upload_id), os.O_RDONLY)
         except FileNotFoundError:
             raise UploadNotFound(upload_id) from None
-        deadline = time.monotonic() + CANCEL_WAIT_SECONDS
+        deadline = time.monotonic() + wait_seconds
         while True:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -185,11 +193,7 @@ class UploadService:
             except BlockingIOError:
                 if time.monotonic() >= deadline:
                     os.close(fd)
-                    raise UploadInvalid(
-                        f"upload {upload_id} is in use by another request for "
-                        f"more than {CANCEL_WAIT_SECONDS:g} s; retry the DELETE "
-                        "after that request ends"
-                    ) from None
+                    return None
                 time.sleep(0.05)
         if self.store.upload_size(upload_id) is None:
             os.close(fd)
@@ -336,25 +340,97 @@ class UploadService:
     # Expiry
 
     def purge_expired(self) -> int:
-        """Delete uploads idle for longer than the expiry; return how many."""
+        """Delete uploads idle for longer than the expiry; return how many.
+
+        Each upload is deleted under its file lock, tried without waiting.
+        An upload whose lock a request holds, because it appends to or
+        commits the upload, is skipped and left for the next purge. Upload
+        files that no row names are deleted the same way once they are older
+        than the expiry.
+        """
         cutoff = utcnow() - self.expiry
-        with self.db.session() as session:
-            rows = session.scalars(
-                select(UploadSession).where(UploadSession.updated_at < cutoff)
+        with self.db.session(read_only=True) as session:
+            expired = list(
+                session.scalars(
+                    select(UploadSession.id).where(UploadSession.updated_at < cutoff)
+                )
             )
-            expired = [row.id for row in rows]
-        for upload_id in expired:
-            self._forget(upload_id)
+        purged = sum(self._purge_upload(upload_id, cutoff) for upload_id in expired)
         known = set(self._known_ids())
         for upload_id in self.store.list_uploads():
             if (
                 upload_id not in known
                 and self.store.upload_age(upload_id) > self.expiry
             ):
-                self.store.delete_upload(upload_id)
-        if expired:
-            logger.info("expired uploads purged", count=len(expired))
-        return len(expired)
+                self._purge_orphan(upload_id)
+        if purged:
+            logger.info("expired uploads purged", count=purged)
+        return purged
+
+    def _purge_upload(self, upload_id: str, cutoff: datetime) -> bool:
+        """Delete an upload that is unlocked and still expired; return whether it was."""
+        try:
+            fd = self._try_lock(upload_id, 0)
+        except UploadNotFound:
+            # No request can use an upload without its file, so the row is
+            # deleted without a lock.
+            if not self._is_expired(upload_id, cutoff):
+                return False
+            self._forget(upload_id)
+            return True
+        if fd is None:
+            logger.debug(
+                "expired upload kept", upload=upload_id, reason="in use by a request"
+            )
+            return False
+        try:
+            if not self._is_expired(upload_id, cutoff):
+                logger.debug(
+                    "expired upload kept",
+                    upload=upload_id,
+                    reason="no longer expired",
+                )
+                return False
+            self._forget(upload_id)
+        finally:
+            # Closing the descriptor releases its lock.
+            os.close(fd)
+        return True
+
+    def _purge_orphan(self, upload_id: str) -> None:
+        """Delete an upload file that no row names, unless it is locked or recent."""
+        try:
+            fd = self._try_lock(upload_id, 0)
+        except UploadNotFound:
+            return
+        if fd is None:
+            logger.debug(
+                "orphan upload file kept",
+                upload=upload_id,
+                reason="in use by a request",
+            )
+            return
+        try:
+            if (
+                self._is_known(upload_id)
+                or self.store.upload_age(upload_id) <= self.expiry
+            ):
+                return
+            self.store.delete_upload(upload_id)
+        finally:
+            os.close(fd)
+        logger.debug("orphan upload file purged", upload=upload_id)
+
+    def _is_expired(self, upload_id: str, cutoff: datetime) -> bool:
+        with self.db.session(read_only=True) as session:
+            statement = select(UploadSession.id).where(
+                UploadSession.id == upload_id, UploadSession.updated_at < cutoff
+            )
+            return session.scalar(statement) is not None
+
+    def _is_known(self, upload_id: str) -> bool:
+        with self.db.session(read_only=True) as session:
+            return session.get(UploadSession, upload_id) is not None
 
     def _known_ids(self) -> list[str]:
         with self.db.session(read_only=True) as session:
