@@ -8,12 +8,12 @@ import signal
 import socket
 import subprocess
 import sys
-from pathlib import Path
 from typing import Any
 
 import click
 import structlog
 
+from seawall.cli.migrate import create_data_dir
 from seawall.cli.options import load_settings, settings_options
 from seawall.logs import configure_logging
 
@@ -53,26 +53,6 @@ def check_address_free(host: str, port: int) -> str:
     return str(address[0])
 
 
-def create_data_dir(path: Path) -> None:
-    """Create the data folder, or exit with one line when it cannot hold files."""
-    if path.exists() and not path.is_dir():
-        raise click.ClickException(
-            f"data folder {path} exists but is not a folder; set --data-dir "
-            "or SEAWALL_DATA_DIR to a folder"
-        )
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise click.ClickException(
-            f"cannot create data folder {path}: {exc.strerror}"
-        ) from exc
-    if not os.access(path, os.W_OK | os.X_OK):
-        raise click.ClickException(
-            f"data folder {path} is not writable by this user; change its "
-            "permissions or set --data-dir or SEAWALL_DATA_DIR"
-        )
-
-
 def run_migrate() -> tuple[int, int | None]:
     """Run `seawall migrate` as a child and return its exit code and any stop signal.
 
@@ -104,6 +84,13 @@ def run_migrate() -> tuple[int, int | None]:
     return returncode, received[0] if received else None
 
 
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
 @click.command()
 @settings_options
 def serve(**options: Any) -> None:
@@ -120,8 +107,15 @@ def serve(**options: Any) -> None:
         raise click.ClickException(
             f"stopped by {signal.Signals(stop_signal).name} before the server started"
         )
-    if returncode != 0:
-        raise click.ClickException("preparing the database failed; see the log above")
+    if returncode < 0:
+        raise click.ClickException(
+            "preparing the database failed: seawall migrate was killed by "
+            f"{_signal_name(-returncode)}"
+        )
+    if returncode > 0:
+        # The child has printed its reason on stderr already, as one line or
+        # a traceback, so another line here would only repeat it.
+        raise SystemExit(returncode)
     logger.info(
         "server starting",
         listen=settings.listen,
