@@ -5,6 +5,7 @@ from __future__ import annotations
 import mmap
 import os
 import resource
+import subprocess
 import time
 from pathlib import Path
 
@@ -127,6 +128,24 @@ def prefault(size: int) -> int:
         for memory in mappings:
             memory.close()
     return len(mappings) * PROBE_BYTES
+
+
+def cached_fraction(path: Path) -> float:
+    """Return the share of `path`'s bytes in the page cache, from util-linux fincore.
+
+    fincore asks mincore(2) without reading the file, so the check loads
+    nothing into the cache.
+    """
+    output = subprocess.run(
+        ["fincore", "--bytes", "--noheadings", "--output", "RES,SIZE", str(path)],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split()
+    resident, size = int(output[0]), int(output[1])
+    # RES counts whole pages, so a file whose size is not a multiple of the
+    # page size shows slightly more than its size when fully cached.
+    return min(resident / size, 1.0) if size else 1.0
 
 
 def evict_from_page_cache(path: Path) -> None:

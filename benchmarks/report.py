@@ -54,6 +54,8 @@ class TransferRun:
     client_cpu_seconds: float
     server_peak_rss: int
     server_peak_pss: int
+    # Pulls only: the share of the blob's file in the page cache just before.
+    cached_before: float | None = None
 
     @property
     def mb_per_second(self) -> float:
@@ -480,6 +482,7 @@ def runs_table(results: list[RegistryResults]) -> str:
         "client CPU s",
         "server peak RSS MB",
         "server peak PSS MB",
+        "cached before %",
     ]
     lines = [
         [
@@ -493,6 +496,7 @@ def runs_table(results: list[RegistryResults]) -> str:
             f"{run.client_cpu_seconds:.2f}",
             f"{run.server_peak_rss / MB:,.1f}",
             f"{run.server_peak_pss / MB:,.1f}",
+            "" if run.cached_before is None else f"{run.cached_before * 100:.0f}",
         ]
         for run in runs
     ]

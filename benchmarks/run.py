@@ -162,14 +162,23 @@ def _client_cpu_seconds() -> float:
 
 
 def measure(
-    target: Target, operation: str, size: int, action: Callable[[], object]
+    target: Target,
+    operation: str,
+    size: int,
+    action: Callable[[], object],
+    blob_path: Path | None = None,
 ) -> report.TransferRun:
-    """Time `action` while sampling the server's RSS and CPU time."""
+    """Time `action` while sampling the server's RSS and CPU time.
+
+    For a pull, `blob_path` is the server's file of the blob, and the share
+    of it in the page cache is recorded just before the timed request.
+    """
     pid = target.registry.process.pid
     # An untimed request on a new connection first, so connection setup and any
     # password check fall outside the timed and sampled window.
     target.client.reconnect()
     target.client.check_api()
+    cached_before = None if blob_path is None else machine.cached_fraction(blob_path)
 
     started = time.monotonic()
     server_cpu = proctree.tree_cpu_seconds(pid)
@@ -187,11 +196,13 @@ def measure(
         client_cpu_seconds=_client_cpu_seconds() - client_cpu,
         server_peak_rss=sampler.peak_rss,
         server_peak_pss=sampler.peak_pss,
+        cached_before=cached_before,
     )
     target.results.runs.append(run)
 
+    cached = "" if cached_before is None else f", {cached_before:.0%} cached before"
     logger.info(
-        "%s: %s %d MiB in %.2f s, %.0f MB/s, server CPU %.2f s, peak RSS %.0f MB",
+        "%s: %s %d MiB in %.2f s, %.0f MB/s, server CPU %.2f s, peak RSS %.0f MB%s",
         target.results.label,
         operation,
         size >> 20,
@@ -199,6 +210,7 @@ def measure(
         run.mb_per_second,
         run.server_cpu_seconds,
         run.server_peak_rss / report.MB,
+        cached,
     )
     return run
 
@@ -227,18 +239,19 @@ def pull(target: Target, blob: Blob) -> None:
     every server reads it from disk into pages it takes anew.
     """
     client = target.client
+    path = registries.blob_file(target.registry, blob.digest)
+
+    def fetch() -> None:
+        client.pull(blob.digest, blob.size)
+
     for operation in ("pull after push", "pull repeated"):
-        measure(
-            target, operation, blob.size, lambda: client.pull(blob.digest, blob.size)
-        )
-    machine.evict_from_page_cache(registries.blob_file(target.registry, blob.digest))
+        measure(target, operation, blob.size, fetch, path)
+    machine.evict_from_page_cache(path)
     # Pages freed by the eviction are still backed by the host for a moment,
     # and a read right away would reuse them. After the wait, the read fills
     # fresh pages, as a blob that left the cache long ago would.
     time.sleep(EVICTION_SETTLE_SECONDS)
-    measure(
-        target, "pull uncached", blob.size, lambda: client.pull(blob.digest, blob.size)
-    )
+    measure(target, "pull uncached", blob.size, fetch, path)
 
 
 def run_transfers(
