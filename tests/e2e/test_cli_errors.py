@@ -41,9 +41,9 @@ def seawall_environment(**settings: str) -> dict[str, str]:
 def run_command(
     command: str, cwd: Path, **settings: str
 ) -> subprocess.CompletedProcess[str]:
-    """Run `seawall COMMAND`, which is expected to fail before it serves anything."""
+    """Run `seawall COMMAND` (words split on spaces), expected to fail before it serves."""
     return subprocess.run(
-        [*SEAWALL, command],
+        [*SEAWALL, *command.split()],
         cwd=cwd,
         env=seawall_environment(**settings),
         capture_output=True,
@@ -84,12 +84,17 @@ def test_migrate_data_dir_is_a_file(
     assert (tmp_path / "taken").read_text() == "not a folder"
 
 
-@pytest.mark.parametrize("command", ["migrate", "serve"])
+@pytest.mark.parametrize(
+    "command",
+    ["migrate", "serve", "vulndb status", "vulndb import osv.zip", "scanner serve"],
+)
 def test_unreachable_database_is_one_line(tmp_path: Path, command: str) -> None:
     port = free_port()
     database_url = (
         f"postgresql+psycopg://seawall:{DATABASE_PASSWORD}@127.0.0.1:{port}/registry"
     )
+    # The import opens the database before it reads the file.
+    (tmp_path / "osv.zip").write_bytes(b"")
 
     result = run_command(command, tmp_path, data_dir="data", database_url=database_url)
 

@@ -119,17 +119,16 @@ def status_command(as_json: bool, **options: Any) -> None:
 def _open_database(settings: Settings) -> Database:
     from sqlalchemy.exc import OperationalError
 
+    from seawall.cli.migrate import create_data_dir, describe_database_error
     from seawall.db import Database
     from seawall.db.migrate import upgrade_schema
 
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    create_data_dir(settings.data_dir)
     try:
         upgrade_schema(settings.resolved_database_url)
     except OperationalError as exc:
-        where = settings.resolved_database_url.split("@")[-1]
-        raise click.ClickException(
-            f"cannot open the database {where}: {exc.orig}; check SEAWALL_DATABASE_URL"
-        ) from None
+        message = describe_database_error(settings.resolved_database_url, exc)
+        raise click.ClickException(message) from None
     return Database(settings.resolved_database_url)
 
 
