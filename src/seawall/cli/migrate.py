@@ -156,6 +156,20 @@ def _server_address(url: URL) -> str:
     return f"{host}:{port}"
 
 
+def open_schema(settings: Settings) -> None:
+    """Create the data folder and upgrade the database schema, or exit with one line."""
+    from sqlalchemy.exc import OperationalError
+
+    from seawall.db.migrate import upgrade_schema
+
+    create_data_dir(settings.data_dir)
+    try:
+        upgrade_schema(settings.resolved_database_url)
+    except OperationalError as exc:
+        message = describe_database_error(settings.resolved_database_url, exc)
+        raise click.ClickException(message) from None
+
+
 @click.command(short_help="Prepare the data folder and upgrade the database.")
 @settings_options_for(*DATABASE_SETTINGS, "admin_password")
 def migrate(**options: Any) -> None:

@@ -79,21 +79,13 @@ def serve(
 
     Import advisories into the same database with `seawall vulndb import`.
     """
-    from sqlalchemy.exc import OperationalError
-
-    from seawall.cli.migrate import create_data_dir, describe_database_error
-    from seawall.db.migrate import upgrade_schema
+    from seawall.cli.migrate import open_schema
     from seawall.scan.adapter.server import AdapterOptions, create_adapter_app
 
     settings = load_settings({**options, "listen": listen})
     configure_logging(settings.log_format, settings.log_level)
     key = _api_key(api_key, api_key_file)
-    create_data_dir(settings.data_dir)
-    try:
-        upgrade_schema(settings.resolved_database_url)
-    except OperationalError as exc:
-        message = describe_database_error(settings.resolved_database_url, exc)
-        raise click.ClickException(message) from None
+    open_schema(settings)
     app = create_adapter_app(settings, AdapterOptions(api_key=key))
     if not key:
         logger.warning(

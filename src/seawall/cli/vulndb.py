@@ -117,18 +117,10 @@ def status_command(as_json: bool, **options: Any) -> None:
 
 
 def _open_database(settings: Settings) -> Database:
-    from sqlalchemy.exc import OperationalError
-
-    from seawall.cli.migrate import create_data_dir, describe_database_error
+    from seawall.cli.migrate import open_schema
     from seawall.db import Database
-    from seawall.db.migrate import upgrade_schema
 
-    create_data_dir(settings.data_dir)
-    try:
-        upgrade_schema(settings.resolved_database_url)
-    except OperationalError as exc:
-        message = describe_database_error(settings.resolved_database_url, exc)
-        raise click.ClickException(message) from None
+    open_schema(settings)
     return Database(settings.resolved_database_url)
 
 
