@@ -133,7 +133,7 @@ def prefault(size: int) -> int:
 def cached_fraction(path: Path) -> float:
     """Return the share of `path`'s bytes in the page cache, from util-linux fincore.
 
-    fincore asks mincore(2) without reading the file, so the check loads
+    fincore calls mincore(2) without reading the file, so the check loads
     nothing into the cache.
     """
     output = subprocess.run(

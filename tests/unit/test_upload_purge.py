@@ -1,8 +1,8 @@
 """The upload purge on a real filesystem store and database, with the upload file lock.
 
 A request locks an upload's file with `flock` while it appends to or
-commits the upload. Here an `UploadFileLock` stands in for that request, so the purge
-sees the same lock a server worker would hold.
+commits the upload. Here an `UploadFileLock` takes that lock in place of a
+request, so the purge sees the same lock a server worker would hold.
 """
 
 from __future__ import annotations
