@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -108,6 +109,30 @@ def test_unreachable_database_is_one_line(tmp_path: Path, command: str) -> None:
     assert "Connection refused" in lines[0]
     assert DATABASE_PASSWORD not in result.stderr
     assert DATABASE_PASSWORD not in result.stdout
+
+
+def test_silent_database_server_times_out(tmp_path: Path) -> None:
+    # The kernel completes the TCP handshake for a listening socket, so the
+    # client connects, sends its start-up message and waits for a reply
+    # that never comes. Without a connect timeout it would wait forever.
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        port = listener.getsockname()[1]
+        database_url = f"postgresql+psycopg://seawall@127.0.0.1:{port}/registry"
+
+        result = run_command(
+            "migrate", tmp_path, data_dir="data", database_url=database_url
+        )
+
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = error_lines(result)
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(
+        f"Error: database server at 127.0.0.1:{port} could not be reached: "
+    )
+    assert "timeout expired" in lines[0]
 
 
 @pytest.mark.skipif(

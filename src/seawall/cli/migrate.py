@@ -126,9 +126,11 @@ def _describe_postgresql_error(where: str, database: str, reason: str) -> str:
     # libpq reports a failed connection as 'connection to server at "HOST",
     # port PORT failed: REASON' (or 'on socket "PATH"'), and REASON starts
     # with "FATAL:" when the server responded and rejected the connection.
-    if "connection to server " not in reason:
+    # psycopg enforces the connect timeout itself and names no server.
+    if "connection to server " in reason:
+        reason = reason.rpartition(" failed: ")[2].strip()
+    elif "timeout expired" not in reason:
         return f"database {database} on {where} failed: {reason}"
-    reason = reason.rpartition(" failed: ")[2].strip()
     if reason.startswith("FATAL:"):
         reason = reason.removeprefix("FATAL:").strip()
         if reason.startswith('database "') and reason.endswith("does not exist"):

@@ -7,7 +7,14 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
+
+# Without a limit, a connection waits forever on a server that accepts the
+# TCP connection but sends nothing back, and for the system's TCP timeout,
+# which takes minutes, on a host that drops packets. A `connect_timeout` in the
+# database URL replaces this value.
+POSTGRESQL_CONNECT_TIMEOUT_SECONDS = 10
 
 
 def _configure_sqlite(dbapi_connection: Any, connection_record: Any) -> None:
@@ -53,8 +60,20 @@ def make_engine(url: str) -> Engine:
     # Parameters stay out of error messages, which reach the log, because they
     # can hold password and secret hashes.
     return create_engine(
-        url, pool_size=8, max_overflow=8, pool_pre_ping=True, hide_parameters=True
+        url,
+        connect_args=postgresql_connect_args(url),
+        pool_size=8,
+        max_overflow=8,
+        pool_pre_ping=True,
+        hide_parameters=True,
     )
+
+
+def postgresql_connect_args(url: str) -> dict[str, Any]:
+    """Return the driver arguments that `url` does not set itself."""
+    if "connect_timeout" in make_url(url).query:
+        return {}
+    return {"connect_timeout": POSTGRESQL_CONNECT_TIMEOUT_SECONDS}
 
 
 class Database:
