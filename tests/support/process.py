@@ -208,3 +208,25 @@ def json_log_records(log_path: Path) -> list[dict[str, Any]]:
         except json.JSONDecodeError:
             continue
     return records
+
+
+def process_stat(pid: int) -> list[str]:
+    """Return the fields of /proc/PID/stat after the command name, or [] if it is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return []
+    # The command name is in parentheses and may contain spaces, so fields
+    # are counted from the last ')'. Index 0 is the state (field 3 in proc(5)).
+    return stat[stat.rindex(")") + 2 :].split()
+
+
+def worker_pids(running: RegistryProcess) -> list[int]:
+    """Return the live worker processes of the server, oldest first."""
+    main_pid = running.process.pid
+    started_at = {}
+    for pid in group_members(main_pid):
+        fields = process_stat(pid)
+        if fields and int(fields[1]) == main_pid:
+            started_at[pid] = int(fields[19])
+    return sorted(started_at, key=lambda pid: (started_at[pid], pid))

@@ -19,6 +19,13 @@ from seawall.logs import configure_logging
 
 logger = structlog.get_logger(__name__)
 
+# Granian copies each response chunk into memory from its own jemalloc.
+# With purging off, that jemalloc keeps the pages it frees, so a transfer
+# does not fault in again what the previous one returned.
+# docs/architecture.md gives the figures.
+GRANIAN_ALLOCATOR_VARIABLE = "_RJEM_MALLOC_CONF"
+GRANIAN_ALLOCATOR_OPTIONS = "dirty_decay_ms:-1,muzzy_decay_ms:-1"
+
 
 def check_address_free(host: str, port: int) -> str:
     """Exit with a clear message when another program listens on `host:port`.
@@ -130,4 +137,5 @@ def serve(**options: Any) -> None:
     # given as options reach the workers through the environment.
     arguments = [bind_address, str(settings.port), str(settings.workers)]
     launcher = [sys.executable, "-m", "seawall.launcher", *arguments]
+    os.environ.setdefault(GRANIAN_ALLOCATOR_VARIABLE, GRANIAN_ALLOCATOR_OPTIONS)
     os.execv(sys.executable, launcher)  # noqa: S606 (fixed argument list, no shell)
