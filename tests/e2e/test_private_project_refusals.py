@@ -1,4 +1,8 @@
-"""Refusals on `/v2/` read the same for a private project as for a missing one."""
+"""Refusals read the same for a private project as for a missing one.
+
+Both the registry protocol on `/v2/` and the project routes of the
+`/api/v2.0` API are checked, for callers who may not see the project.
+"""
 
 from __future__ import annotations
 
@@ -164,4 +168,85 @@ def test_refusal_hides_private_project(
                 auth = None
             response = _send(registry, method, repository, path, body, headers, auth)
             shapes.append(_shape(response, project))
+        assert shapes[0] == shapes[1], f"{method} {path}"
+
+
+API = "/api/v2.0"
+# Far above any project id the suite creates.
+MISSING_PROJECT_ID = 2**31 - 2
+
+
+def _api_routes() -> list[tuple[str, str, dict[str, object] | None]]:
+    return [
+        ("GET", "", None),
+        ("PUT", "", {"metadata": {"public": "true"}}),
+        ("DELETE", "", None),
+        ("GET", "/summary", None),
+        ("GET", "/members", None),
+        ("POST", "/members", {"role_id": 1, "member_user": {"username": "admin"}}),
+        ("GET", "/metadatas/", None),
+        ("GET", "/scanner", None),
+    ]
+
+
+def _api_shape(response: httpx.Response, project: str) -> tuple[object, ...]:
+    """Return status, body and headers, with the project as the request named it masked."""
+    named = f"in project {project}"
+    # An id and a name differ in length, and so do the body lengths. The
+    # bodies themselves are compared.
+    headers = sorted(
+        (key, value)
+        for key, value in response.headers.items()
+        if key not in VOLATILE_HEADERS | {"content-length"}
+    )
+    return (
+        response.status_code,
+        response.text.replace(named, "in project <project>"),
+        headers,
+    )
+
+
+def _project_id(registry: RunningRegistry, name: str) -> int:
+    response = httpx.get(
+        f"{registry.url}{API}/projects/{name}",
+        auth=("admin", ADMIN_PASSWORD),
+        timeout=30,
+    )
+    assert response.status_code == 200, describe(response)
+    return int(response.json()["project_id"])
+
+
+@pytest.mark.parametrize("reference", ["name", "id"])
+@pytest.mark.parametrize("caller", ["anonymous", "outsider", "robot"])
+def test_api_refusal_hides_private_project(
+    registry: RunningRegistry,
+    outsider: tuple[str, str],
+    foreign_robot: tuple[str, str],
+    caller: str,
+    reference: str,
+) -> None:
+    private = unique_name("hidden")
+    create_project(registry, private, public=False)
+    if reference == "name":
+        references = (private, unique_name("absent"))
+    else:
+        references = (str(_project_id(registry, private)), str(MISSING_PROJECT_ID))
+    credentials = {
+        "anonymous": None,
+        "outsider": outsider,
+        "robot": foreign_robot,
+    }[caller]
+
+    for method, path, body in _api_routes():
+        shapes = []
+        for project in references:
+            response = httpx.request(
+                method,
+                f"{registry.url}{API}/projects/{project}{path}",
+                json=body,
+                auth=_basic(credentials) if credentials else None,
+                timeout=30,
+            )
+            assert response.status_code in {401, 403}, describe(response)
+            shapes.append(_api_shape(response, project))
         assert shapes[0] == shapes[1], f"{method} {path}"

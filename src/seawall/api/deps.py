@@ -33,6 +33,7 @@ from seawall.policy import (
     evaluate,
     evaluate_system,
 )
+from seawall.policy.access import DEFAULT_DENY, lacks_permission
 from seawall.routing import GUARD_ATTRIBUTE
 from seawall.security import authenticate_basic, facts_of, project_facts, roles_of
 
@@ -165,7 +166,9 @@ def project_guard(
 
     As in Harbor, the permission is checked before the project's existence
     is revealed: for a project that does not exist, an anonymous caller gets
-    401, another caller 403, and only a system administrator 404.
+    401, another caller 403, and only a system administrator 404. The
+    refusal names the project as the request did and reads the same for a
+    missing project as for one the caller may not see, by name or by id.
     """
 
     async def guard(request: Request) -> ProjectAccess:
@@ -174,10 +177,18 @@ def project_guard(
         project = await resolve_project(
             request, name_or_id, by_name=parameter == "project_name"
         )
+        hidden = lacks_permission(principal, permission, name_or_id)
         if project is None:
             if principal.sysadmin:
                 raise not_found(f"project {name_or_id} not found")
-            raise deny(principal, f"{principal.username} lacks permission {permission}")
+            logger.info(
+                "access denied",
+                user=principal.username,
+                project=name_or_id,
+                permission=str(permission),
+                reason="project not found",
+            )
+            raise deny(principal, hidden)
         roles = await roles_of(registry_of(request), principal, project)
         decision = evaluate(principal, project, roles, permission)
         if not decision.allowed:
@@ -188,7 +199,8 @@ def project_guard(
                 permission=str(permission),
                 reason=decision.reason,
             )
-            raise deny(principal, decision.reason)
+            message = hidden if decision.rule == DEFAULT_DENY else decision.reason
+            raise deny(principal, message)
         return ProjectAccess(principal, project, roles)
 
     _declare(guard, f"project {permission}")

@@ -41,6 +41,10 @@ class ProjectFacts:
         return f"{self.project_id}@{self.created_at:.6f}"
 
 
+# The rule of a refusal that no grant explains.
+DEFAULT_DENY = "default-deny"
+
+
 def _who(principal: Principal) -> str:
     if principal.anonymous:
         return "anonymous caller"
@@ -108,10 +112,12 @@ def evaluate(
             names = ", ".join(sorted(role.harbor_name for role in roles))
             return allow(f"role {names} grants {permission}", "project-role")
         return allow(f"project {project.name} is public", "public-project")
-    return deny(
-        f"{_who(principal)} lacks permission {permission} in project {project.name}",
-        "default-deny",
-    )
+    return deny(lacks_permission(principal, permission, project.name), DEFAULT_DENY)
+
+
+def lacks_permission(principal: Principal, permission: Permission, project: str) -> str:
+    """Return the message of a default-deny refusal that names the project as `project`."""
+    return f"{_who(principal)} lacks permission {permission} in project {project}"
 
 
 class SystemResource:
@@ -140,7 +146,7 @@ def evaluate_system(principal: Principal, resource: str, action: str) -> Decisio
                 )
     return deny(
         f"{_who(principal)} lacks system permission {resource}:{action}",
-        "default-deny",
+        DEFAULT_DENY,
     )
 
 
