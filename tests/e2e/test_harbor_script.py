@@ -26,7 +26,7 @@ from sqlalchemy import select
 
 from seawall.db import Database
 from seawall.db.models import User
-from tests.support.scanning import wait_for_scan
+from tests.support.scanning import import_unrelated_advisory, wait_for_scan
 from tests.support.server import ADMIN_PASSWORD, RunningRegistry
 
 CREATE_PRODUCTION = (
@@ -206,6 +206,8 @@ def test_update_myproject(script: HarborScript) -> None:
 def test_guest_pulls_but_cannot_push(
     script: HarborScript, registry: RunningRegistry, testdata: Path, tmp_path: Path
 ) -> None:
+    # The gate refuses images matched while no advisory was imported.
+    import_unrelated_advisory(registry, tmp_path)
     production = free_project(registry, "production")
     developer = free_username(registry, "developer1")
     script.names.update({"production": production, "developer1": developer})

@@ -24,6 +24,7 @@ from tests.e2e.protocol_helpers import (
     push_manifest,
 )
 from tests.support import databases
+from tests.support.scanning import import_unrelated_advisory
 from tests.support.seed import add_member, create_user
 from tests.support.server import ADMIN_PASSWORD, RunningRegistry, start_registry
 
@@ -47,6 +48,7 @@ def attack_registry(
         databases.test_database_url(tmp_path_factory.mktemp("attack-db")) as url,
         start_registry(data_dir, url, {"SEAWALL_WORKERS": "2"}) as running,
     ):
+        import_unrelated_advisory(running, tmp_path_factory.mktemp("attack-advisory"))
         yield running
 
 

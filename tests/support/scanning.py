@@ -62,6 +62,35 @@ def import_advisories(registry: RunningRegistry, *paths: Path) -> None:
     assert result.returncode == 0, result.stderr
 
 
+# An advisory for a package that no image of the kit contains.
+UNRELATED_ADVISORY = {
+    "schema_version": "1.6.0",
+    "id": "SEAWALL-TEST-UNRELATED-1",
+    "modified": "2026-12-01T00:00:00Z",
+    "summary": "test advisory for a package no test image contains",
+    "affected": [
+        {
+            "package": {"ecosystem": "PyPI", "name": "seawall-test-unrelated"},
+            "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}]}],
+        }
+    ],
+}
+
+
+def import_unrelated_advisory(registry: RunningRegistry, folder: Path) -> None:
+    """Import one advisory that matches no test image, through a folder made in `folder`.
+
+    The gate refuses an image whose built-in report was matched while no
+    advisory was imported. This gives the database an advisory without
+    changing any finding.
+    """
+    advisories = folder / "unrelated-advisory"
+    advisories.mkdir(exist_ok=True)
+    name = f"{UNRELATED_ADVISORY['id']}.json"
+    (advisories / name).write_text(json.dumps(UNRELATED_ADVISORY))
+    import_advisories(registry, advisories)
+
+
 @contextmanager
 def scanning_registry(
     tmp_path_factory: pytest.TempPathFactory,

@@ -22,6 +22,7 @@ from seawall.db.models import (
     ArtifactReference,
     Project,
     Repository,
+    ScannerRegistration,
     ScanReport,
 )
 from seawall.policy.vulnerability import GatePolicy, ScanState, decide
@@ -29,7 +30,7 @@ from seawall.registry import media_types
 from seawall.registry.projects import metadata_of
 from seawall.registry.repositories import find_project
 from seawall.scan.allowlists import effective_allowlist
-from seawall.scan.registrations import scanner_for_project
+from seawall.scan.registrations import is_builtin, scanner_for_project
 from seawall.scan.service import REPORT_MIME, refresh_report, report_findings
 from seawall.scan.targets import NotScannable, is_image, read_manifest
 from seawall.storage import BlobStore
@@ -97,6 +98,7 @@ def evaluate(
         state = ScanState(
             status=row.status if row is not None else None,
             findings=report_findings(row) if row is not None else [],
+            advisories_loaded=row is None or _matched_advisories(session, row),
         )
         allowlist = effective_allowlist(session, project)
         decision = decide(policy, state, allowlist, now=int(time.time()))
@@ -127,6 +129,19 @@ def _needs_refresh(session: Session, row: ScanReport) -> bool:
     return row.status == "Success" and row.advisory_generation < current_generation(
         session
     )
+
+
+def _matched_advisories(session: Session, row: ScanReport) -> bool:
+    """Return whether the report's findings were matched against any advisory.
+
+    A built-in report stores the advisory generation it was matched at, and
+    generation 0 means no advisory was imported. An external scanner keeps
+    its own advisory data, so its reports count as matched.
+    """
+    if row.advisory_generation > 0:
+        return True
+    registration = session.get(ScannerRegistration, row.registration_uuid)
+    return registration is None or not is_builtin(registration)
 
 
 def prevent_vul_enabled(db: Database, project_name: str) -> bool:

@@ -310,6 +310,13 @@ class ScanService:
         with self._db.session(read_only=True) as session:
             generation = current_generation(session)
             findings = match_inventory(session, inventory)
+        if generation == 0:
+            notes.append(NO_ADVISORIES_NOTE)
+            logger.warning(
+                "scan ran without vulnerability advisories",
+                digest=target.digest,
+                reason="no import has stored an advisory",
+            )
         return findings, generation, notes
 
     def _opener(self, digest: str) -> Callable[[], BinaryIO]:
@@ -380,6 +387,12 @@ class ScanService:
                 row.status_message = "the scan was interrupted"
                 row.end_time = now()
         return len(lost)
+
+
+NO_ADVISORIES_NOTE = (
+    "warning: no vulnerability advisories are imported, so no package could "
+    "match one; run seawall vulndb import, and the report is rebuilt"
+)
 
 
 def store_findings(row: ScanReport, findings: list[Finding], generation: int) -> None:
