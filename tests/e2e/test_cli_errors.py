@@ -58,6 +58,17 @@ def error_lines(result: subprocess.CompletedProcess[str]) -> list[str]:
     return [line for line in result.stderr.splitlines() if line.strip()]
 
 
+def unreachable_server_line(result: subprocess.CompletedProcess[str], port: int) -> str:
+    """Return the single stderr line, which must name the server on `port` as unreachable."""
+    assert "Traceback" not in result.stderr
+    lines = error_lines(result)
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(
+        f"Error: database server at 127.0.0.1:{port} could not be reached: "
+    )
+    return lines[0]
+
+
 @pytest.mark.parametrize(
     ("data_dir", "message"),
     [
@@ -100,13 +111,8 @@ def test_unreachable_database_is_one_line(tmp_path: Path, command: str) -> None:
     result = run_command(command, tmp_path, data_dir="data", database_url=database_url)
 
     assert result.returncode != 0
-    assert "Traceback" not in result.stderr
-    lines = error_lines(result)
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith(
-        f"Error: database server at 127.0.0.1:{port} could not be reached: "
-    )
-    assert "Connection refused" in lines[0]
+    line = unreachable_server_line(result, port)
+    assert "Connection refused" in line
     assert DATABASE_PASSWORD not in result.stderr
     assert DATABASE_PASSWORD not in result.stdout
 
@@ -126,13 +132,8 @@ def test_silent_database_server_times_out(tmp_path: Path) -> None:
         )
 
     assert result.returncode == 1, result.stderr
-    assert "Traceback" not in result.stderr
-    lines = error_lines(result)
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith(
-        f"Error: database server at 127.0.0.1:{port} could not be reached: "
-    )
-    assert "timeout expired" in lines[0]
+    line = unreachable_server_line(result, port)
+    assert "timeout expired" in line
 
 
 @pytest.mark.skipif(

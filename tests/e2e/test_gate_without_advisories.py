@@ -1,8 +1,8 @@
 """The vulnerability gate on a registry that has no advisories imported yet.
 
 An empty advisory database matches nothing, so a scan against it finds no
-vulnerability in any image. The gate refuses such images until advisories
-are imported, and the report is rebuilt on the next pull after an import.
+vulnerability in any image. The gate rejects such images until advisories
+are imported, and the next pull after an import rebuilds the report.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ def pull_manifest(registry: RunningRegistry, repository: str) -> httpx.Response:
     )
 
 
-def test_clean_scan_without_advisories_refused_until_import(
+def test_gate_rejects_until_advisory_import(
     empty_registry: RunningRegistry, testdata: Path, tmp_path: Path
 ) -> None:
     with admin_api(empty_registry) as api:
@@ -61,9 +61,9 @@ def test_clean_scan_without_advisories_refused_until_import(
             f"{artifact_path('gated', 'app', '1.0')}/scan/{overview['report_id']}/log"
         )
 
-    refused = pull_manifest(empty_registry, "gated/app")
-    assert refused.status_code == 412, refused.text
-    (error,) = refused.json()["errors"]
+    rejected = pull_manifest(empty_registry, "gated/app")
+    assert rejected.status_code == 412, rejected.text
+    (error,) = rejected.json()["errors"]
     assert error["message"].startswith(
         "current image was scanned before any vulnerability advisories were imported"
     )

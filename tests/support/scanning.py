@@ -62,25 +62,36 @@ def import_advisories(registry: RunningRegistry, *paths: Path) -> None:
     assert result.returncode == 0, result.stderr
 
 
+def all_versions_advisory(
+    advisory_id: str, package: str, summary: str
+) -> dict[str, Any]:
+    """Return an OSV record that affects every release of the PyPI `package`."""
+    return {
+        "schema_version": "1.6.0",
+        "id": advisory_id,
+        "modified": "2026-12-01T00:00:00Z",
+        "summary": summary,
+        "affected": [
+            {
+                "package": {"ecosystem": "PyPI", "name": package},
+                "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}]}],
+            }
+        ],
+    }
+
+
 # An advisory for a package that no image of the kit contains.
-UNRELATED_ADVISORY = {
-    "schema_version": "1.6.0",
-    "id": "SEAWALL-TEST-UNRELATED-1",
-    "modified": "2026-12-01T00:00:00Z",
-    "summary": "test advisory for a package no test image contains",
-    "affected": [
-        {
-            "package": {"ecosystem": "PyPI", "name": "seawall-test-unrelated"},
-            "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}]}],
-        }
-    ],
-}
+UNRELATED_ADVISORY = all_versions_advisory(
+    "SEAWALL-TEST-UNRELATED-1",
+    "seawall-test-unrelated",
+    "test advisory for a package no test image contains",
+)
 
 
 def import_unrelated_advisory(registry: RunningRegistry, folder: Path) -> None:
-    """Import one advisory that matches no test image, through a folder made in `folder`.
+    """Import one advisory that matches no test image, from a folder made in `folder`.
 
-    The gate refuses an image whose built-in report was matched while no
+    The gate rejects an image whose built-in report was matched while no
     advisory was imported. This gives the database an advisory without
     changing any finding.
     """

@@ -177,7 +177,6 @@ def project_guard(
         project = await resolve_project(
             request, name_or_id, by_name=parameter == "project_name"
         )
-        hidden = lacks_permission(principal, permission, name_or_id)
         if project is None:
             if principal.sysadmin:
                 raise not_found(f"project {name_or_id} not found")
@@ -188,7 +187,7 @@ def project_guard(
                 permission=str(permission),
                 reason="project not found",
             )
-            raise deny(principal, hidden)
+            raise deny(principal, lacks_permission(principal, permission, name_or_id))
         roles = await roles_of(registry_of(request), principal, project)
         decision = evaluate(principal, project, roles, permission)
         if not decision.allowed:
@@ -199,7 +198,9 @@ def project_guard(
                 permission=str(permission),
                 reason=decision.reason,
             )
-            message = hidden if decision.rule == DEFAULT_DENY else decision.reason
+            message = decision.reason
+            if decision.rule == DEFAULT_DENY:
+                message = lacks_permission(principal, permission, name_or_id)
             raise deny(principal, message)
         return ProjectAccess(principal, project, roles)
 

@@ -141,6 +141,8 @@ def _matched_advisories(session: Session, row: ScanReport) -> bool:
     if row.advisory_generation > 0:
         return True
     registration = session.get(ScannerRegistration, row.registration_uuid)
+    # NOTE: a report whose registration was deleted counts as matched, because
+    # the row does not record whether the built-in scanner wrote it.
     return registration is None or not is_builtin(registration)
 
 

@@ -391,7 +391,7 @@ class ScanService:
 
 NO_ADVISORIES_NOTE = (
     "warning: no vulnerability advisories are imported, so no package could "
-    "match one; run seawall vulndb import, and the report is rebuilt"
+    "match one; run seawall vulndb import, after which the report is rebuilt"
 )
 
 
